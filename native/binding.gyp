@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "original_dst",
+      "sources": ["original_dst.c"],
+      "cflags": ["-O2", "-Wall"],
+      "conditions": [["OS!='linux'", {"sources!": ["original_dst.c"], "sources": ["original_dst_stub.c"]}]]
+    }
+  ]
+}

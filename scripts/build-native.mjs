@@ -1,0 +1,33 @@
+// Builds the SO_ORIGINAL_DST addon (native/) with node-gyp. Never fails the build: without a C toolchain,
+// Python or Node headers it prints one line and exits 0 (meshlet then runs without original-destination
+// support and says so when a listener needs it).
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const gyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const say = (msg) => { console.log(`build-native: ${msg}`); process.exit(0); };
+
+if (process.platform !== 'linux') say(`skipped (SO_ORIGINAL_DST is Linux-only; platform ${process.platform})`);
+if (!existsSync(gyp)) say('skipped (node-gyp is not installed; run npm install with dev dependencies)');
+
+const args = [gyp, 'rebuild', '--directory', join(root, 'native')];
+// Prefer the headers installed next to this node (no download needed, works offline); else node-gyp's cache.
+const prefix = resolve(dirname(process.execPath), '..');
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) {
+  args.push(`--nodedir=${prefix}`);
+}
+const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000 });
+if (r.status === 0 && existsSync(join(root, 'native', 'build', 'Release', 'original_dst.node'))) {
+  console.log('build-native: built native/build/Release/original_dst.node');
+  process.exit(0);
+}
+const out = `${r.stderr ?? ''}${r.stdout ?? ''}`;
+const reason = r.error ? r.error.message
+  : /network connectivity|ENOTFOUND|EAI_AGAIN/.test(out) ? 'node headers missing and not downloadable'
+  : /find Python|python/i.test(out) && /not found|could not/i.test(out) ? 'python not found'
+  : /make: not found|not found: make|cc: not found|gcc: not found|No such file or directory.*(cc|gcc|make)/i.test(out) ? 'no C toolchain'
+  : `node-gyp exited with ${r.status}`;
+say(`skipped (${reason}); original destination (SO_ORIGINAL_DST) will be unavailable`);
