@@ -1,0 +1,42 @@
+// Bench e2e: the scenario catalogue — protocol, backend, probe, load generator and which targets take part.
+import type { ProxyMode } from '../peers/haproxy.js';
+import type { ProbeKind } from '../lib/net.js';
+import type { LoadSpec } from './load.js';
+
+export const TARGETS = ['direct', 'haproxy', 'nginx', 'http-proxy', 'fastify', 'minimal-node', 'meshlet'] as const;
+export type TargetName = typeof TARGETS[number];
+
+/** nginx: plain 13-byte backend; nginx-tls: the same over TLS; h2: the node:http2 backend (h2c and gRPC). */
+export type BackendKind = 'nginx' | 'nginx-tls' | 'h2';
+
+export interface Scenario {
+  readonly name: string;
+  readonly title: string;
+  readonly mode: ProxyMode;
+  readonly backend: BackendKind;
+  readonly probe: ProbeKind;
+  readonly load: LoadSpec;
+  readonly targets: readonly TargetName[];
+}
+
+export const SCENARIO_NAMES = ['h1-50', 'h1-1', 'h2c', 'grpc-unary', 'grpc-stream', 'tcp', 'tls-sni'] as const;
+
+const HTTP_ALL: readonly TargetName[] = TARGETS;
+const H2: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'fastify', 'minimal-node', 'meshlet'];
+const GRPC: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node', 'meshlet'];
+const L4: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node', 'meshlet'];
+
+/** All scenarios; `grpcBodyFile` is a file holding one gRPC-framed 13-byte message (h2load's POST body). */
+export function allScenarios(grpcBodyFile: string): Scenario[] {
+  const grpcHeaders = ['content-type: application/grpc', 'te: trailers'];
+  return [
+    { name: 'h1-50', title: 'HTTP/1.1 keep-alive, 50 connections', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 50, scheme: 'http', host: '127.0.0.1' }, targets: HTTP_ALL },
+    { name: 'h1-1', title: 'HTTP/1.1 keep-alive, 1 connection (added latency)', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 1, scheme: 'http', host: '127.0.0.1' }, targets: HTTP_ALL },
+    { name: 'h2c', title: 'HTTP/2 cleartext, multiplexed', mode: 'h2', backend: 'h2', probe: 'h2', load: { kind: 'h2load', clients: 10, streams: 10, path: '/' }, targets: H2 },
+    { name: 'grpc-unary', title: 'gRPC unary over h2c', mode: 'h2', backend: 'h2', probe: 'grpc', load: { kind: 'h2load', clients: 10, streams: 10, path: '/bench.Echo/Unary', bodyFile: grpcBodyFile, headers: grpcHeaders }, targets: GRPC },
+    { name: 'grpc-stream', title: 'gRPC bidi streaming (messages echoed)', mode: 'h2', backend: 'h2', probe: 'grpc', load: { kind: 'grpc-stream', streams: 20 }, targets: GRPC },
+    { name: 'tcp', title: 'TCP passthrough (HTTP/1.1 inside, 50 connections)', mode: 'tcp', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 50, scheme: 'http', host: '127.0.0.1' }, targets: L4 },
+    // wrk sends the URL host as SNI, so the TLS scenarios address the proxy as "localhost"
+    { name: 'tls-sni', title: 'TLS passthrough by SNI (HTTPS inside, 50 connections)', mode: 'sni', backend: 'nginx-tls', probe: 'tls', load: { kind: 'wrk', connections: 50, scheme: 'https', host: 'localhost' }, targets: L4 },
+  ];
+}

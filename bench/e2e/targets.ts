@@ -1,0 +1,94 @@
+// Bench e2e: starts one target (a peer proxy, meshlet, or nothing for "direct") for a scenario and proves it
+// passes traffic; failures come back as a reason so the row is reported "unavailable" and the run goes on.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ManagedProcess, ProcessRegistry } from '../lib/processes.js';
+import { freePort, probe, waitForPort } from '../lib/net.js';
+import type { Tools } from '../lib/tools.js';
+import { haproxyConfig } from '../peers/haproxy.js';
+import { nginxProxyConfig } from '../peers/nginx.js';
+import { meshletBootstrapYaml } from '../peers/meshlet-bootstrap.js';
+import type { Scenario, TargetName } from './scenarios.js';
+
+export interface TargetContext {
+  readonly registry: ProcessRegistry;
+  readonly tools: Tools;
+  readonly proxyCpus: string | null;
+  readonly tmpDir: string;
+  /** upstream port for the scenario's backend */
+  readonly upstream: number;
+  /** repository root (where bin/meshlet.js lives) */
+  readonly repoRoot: string;
+  readonly startTimeoutMs: number;
+}
+
+export type StartedTarget =
+  | { readonly ok: true; readonly port: number; readonly proc: ManagedProcess | null }
+  | { readonly ok: false; readonly reason: string };
+
+const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
+
+let seq = 0;
+
+function launch(name: TargetName, s: Scenario, ctx: TargetContext, port: number): ManagedProcess | string {
+  const dir = join(ctx.tmpDir, `${name}-${s.name}-${seq++}`);
+  mkdirSync(dir, { recursive: true });
+  const node = (script: string, args: string[]): ManagedProcess =>
+    ctx.registry.start(name, process.execPath, [join(PEERS_DIR, script), ...args], { cpus: ctx.proxyCpus });
+  switch (name) {
+    case 'direct': return 'direct has no process';
+    case 'haproxy': {
+      if (!ctx.tools.haproxy) return 'haproxy not installed';
+      const cfg = join(dir, 'haproxy.cfg');
+      writeFileSync(cfg, haproxyConfig(s.mode, port, ctx.upstream));
+      return ctx.registry.start(name, ctx.tools.haproxy, ['-db', '-f', cfg], { cpus: ctx.proxyCpus });
+    }
+    case 'nginx': {
+      if (!ctx.tools.nginx) return 'nginx not installed';
+      const text = nginxProxyConfig(s.mode, dir, port, ctx.upstream, ctx.tools.nginxStreamModule);
+      if (text === null) return 'nginx stream module (libnginx-mod-stream) not installed';
+      const cfg = join(dir, 'nginx.conf');
+      writeFileSync(cfg, text);
+      return ctx.registry.start(name, ctx.tools.nginx, ['-p', dir, '-c', cfg, '-e', join(dir, 'error.log')], { cpus: ctx.proxyCpus });
+    }
+    case 'http-proxy': return node('node-http-proxy.js', [String(port), String(ctx.upstream)]);
+    case 'fastify': return node('fastify-reply-from.js', [s.mode === 'h2' ? 'h2' : 'h1', String(port), String(ctx.upstream)]);
+    case 'minimal-node': return node('minimal-node.js', [s.mode, String(port), String(ctx.upstream), 'localhost']);
+    case 'meshlet': return 'meshlet is launched by launchMeshlet';
+  }
+}
+
+async function launchMeshlet(s: Scenario, ctx: TargetContext, port: number): Promise<ManagedProcess | string> {
+  const dir = join(ctx.tmpDir, `meshlet-${s.name}-${seq++}`);
+  mkdirSync(dir, { recursive: true });
+  const yaml = join(dir, 'bootstrap.yaml');
+  writeFileSync(yaml, meshletBootstrapYaml(s.mode, port, ctx.upstream, await freePort()));
+  return ctx.registry.start('meshlet', process.execPath, [join(ctx.repoRoot, 'bin', 'meshlet.js'), '-c', yaml],
+    { cpus: ctx.proxyCpus, cwd: ctx.repoRoot });
+}
+
+/** Starts the target and waits until one probe request succeeds through it. */
+export async function startTarget(name: TargetName, s: Scenario, ctx: TargetContext): Promise<StartedTarget> {
+  if (name === 'direct') {
+    const why = await probe(s.probe, ctx.upstream);
+    return why ? { ok: false, reason: `backend: ${why}` } : { ok: true, port: ctx.upstream, proc: null };
+  }
+  const port = await freePort();
+  const p = name === 'meshlet' ? await launchMeshlet(s, ctx, port) : launch(name, s, ctx, port);
+  if (typeof p === 'string') return { ok: false, reason: p };
+  const up = await waitForPort(port, ctx.startTimeoutMs, () => p.running);
+  if (!up) {
+    const reason = p.running ? `not listening after ${ctx.startTimeoutMs / 1000} s` : `exited with ${p.exitCode}`;
+    await ctx.registry.stop(p);
+    const tail = p.tail();
+    return { ok: false, reason: tail ? `${reason}: ${tail}` : reason };
+  }
+  const why = await probe(s.probe, port);
+  if (why) {
+    await ctx.registry.stop(p);
+    const tail = p.tail(200);
+    return { ok: false, reason: tail ? `${why}; ${tail}` : why };
+  }
+  return { ok: true, port, proc: p };
+}

@@ -1,0 +1,222 @@
+// Bench entry (`npm run bench`): detects/installs peers, starts the backends, then for every scenario and target
+// measures req/s, latency, proxy CPU per 10k requests and RSS (median of N), and writes bench/results/latest.{json,md}.
+// Usage: node dist/bench/run.js [--duration S] [--scenarios a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProcessRegistry, type ManagedProcess } from './lib/processes.js';
+import { RssSampler, processTree, treeCpuSeconds, treeRssBytes } from './lib/proc-stats.js';
+import { cpuPlan, machineInfo } from './lib/machine.js';
+import { detectTools, type Tools } from './lib/tools.js';
+import { BODY, freePort, grpcFrame, waitForPort } from './lib/net.js';
+import { median } from './lib/stats.js';
+import { computeRatios, renderMarkdown, writeReport, type BenchReport, type Metrics, type RowResult, type ScenarioResult } from './lib/report.js';
+import { makeSelfSigned } from './peers/certs.js';
+import { nginxBackendConfig } from './peers/nginx.js';
+import { allScenarios, SCENARIO_NAMES, type Scenario, type TargetName } from './e2e/scenarios.js';
+import { describeLoad, loadTool, runLoad, type LoadContext } from './e2e/load.js';
+import { startTarget, type TargetContext } from './e2e/targets.js';
+
+export interface BenchOptions {
+  readonly durationS: number;
+  readonly reps: number;
+  readonly warmupS: number;
+  readonly scenarios: readonly string[];
+  readonly targets: readonly string[] | null;
+  readonly smoke: boolean;
+  readonly install: boolean;
+  readonly outDir: string;
+}
+
+const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR]';
+
+/** Parses argv; returns an error text for bad input. */
+export function parseArgs(argv: readonly string[]): BenchOptions | string {
+  let durationS = 3, reps = 3, warmupS = 1, smoke = false, install = true, outDir = 'bench/results';
+  let scenarios: string[] | null = null;
+  let targets: string[] | null = null;
+  let durationSet = false, repsSet = false, warmupSet = false, installSet = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+    try {
+      if (a === '--duration') { durationS = Number(val()); durationSet = true; }
+      else if (a === '--reps') { reps = Number(val()); repsSet = true; }
+      else if (a === '--warmup') { warmupS = Number(val()); warmupSet = true; }
+      else if (a === '--scenarios') scenarios = val().split(',').map((s) => s.trim()).filter(Boolean);
+      else if (a === '--targets') targets = val().split(',').map((s) => s.trim()).filter(Boolean);
+      else if (a === '--out') outDir = val();
+      else if (a === '--smoke') smoke = true;
+      else if (a === '--no-install') { install = false; installSet = true; }
+      else if (a === '--install') { install = true; installSet = true; }
+      else if (a === '--help' || a === '-h') return USAGE;
+      else return `unknown option ${a}\n${USAGE}`;
+    } catch (e) { return `${(e as Error).message}\n${USAGE}`; }
+  }
+  if (smoke) {
+    if (!durationSet) durationS = 1;
+    if (!repsSet) reps = 1;
+    if (!warmupSet) warmupS = 0;
+    if (!installSet) install = false;
+    scenarios ??= ['h1-50'];
+  }
+  scenarios ??= [...SCENARIO_NAMES];
+  const bad = scenarios.filter((s) => !(SCENARIO_NAMES as readonly string[]).includes(s));
+  if (bad.length > 0) return `unknown scenario(s) ${bad.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`;
+  if (!Number.isInteger(durationS) || durationS < 1 || durationS > 600) return '--duration must be an integer number of seconds in 1..600';
+  if (!Number.isInteger(reps) || reps < 1 || reps > 20) return '--reps must be an integer in 1..20';
+  if (!Number.isInteger(warmupS) || warmupS < 0 || warmupS > 60) return '--warmup must be an integer number of seconds in 0..60';
+  return { durationS, reps, warmupS, scenarios, targets, smoke, install, outDir: resolve(outDir) };
+}
+
+const MB = 1024 * 1024;
+const log = (s: string): void => { process.stderr.write(`[bench] ${s}\n`); };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Backends { nginx: number | null; nginxTls: number | null; h2: number | null; notes: string[] }
+
+async function startBackends(reg: ProcessRegistry, tools: Tools, cpus: string | null, workers: number, tmp: string, wanted: Set<string>): Promise<Backends> {
+  const b: Backends = { nginx: null, nginxTls: null, h2: null, notes: [] };
+  if ((wanted.has('nginx') || wanted.has('nginx-tls')) && tools.nginx) {
+    const http = await freePort();
+    let https: number | null = null;
+    let cert: { cert: string; key: string } | null = null;
+    if (wanted.has('nginx-tls')) {
+      const c = makeSelfSigned(tools.openssl, tmp);
+      if (typeof c === 'string') b.notes.push(`TLS backend unavailable: ${c}`); else { cert = c; https = await freePort(); }
+    }
+    const dir = join(tmp, 'backend-nginx');
+    const cfg = join(tmp, 'backend-nginx.conf');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(cfg, nginxBackendConfig(dir, workers, { http, https }, cert));
+    const p = reg.start('backend-nginx', tools.nginx, ['-p', dir, '-c', cfg, '-e', join(dir, 'error.log')], { cpus });
+    if (await waitForPort(http, 10_000, () => p.running)) { b.nginx = http; b.nginxTls = https; }
+    else b.notes.push(`nginx backend failed to start: ${p.tail()}`);
+  } else if (wanted.has('nginx') || wanted.has('nginx-tls')) b.notes.push('nginx not installed: no HTTP/1.1 backend');
+  if (wanted.has('h2')) {
+    const port = await freePort();
+    const script = join(fileURLToPath(new URL('./peers/', import.meta.url)), 'h2-backend.js');
+    const p = reg.start('backend-h2', process.execPath, [script, String(port)], { cpus });
+    if (await waitForPort(port, 10_000, () => p.running)) b.h2 = port;
+    else b.notes.push(`h2 backend failed to start: ${p.tail()}`);
+  }
+  return b;
+}
+
+function metricsOf(rep: { rps: number; p50Ms: number | null; p99Ms: number | null; requests: number; errors: number },
+  cpuS: number | null, rssRest: number | null, rssLoad: number | null): Metrics {
+  return {
+    rps: rep.rps,
+    p50Ms: rep.p50Ms,
+    p99Ms: rep.p99Ms,
+    cpuSecPer10k: cpuS !== null && rep.requests > 0 ? (cpuS / rep.requests) * 10_000 : null,
+    rssRestMB: rssRest !== null ? rssRest / MB : null,
+    rssLoadMB: rssLoad !== null ? rssLoad / MB : null,
+    requests: rep.requests,
+    errors: rep.errors,
+  };
+}
+
+function medianMetrics(reps: readonly Metrics[]): Metrics {
+  const m = (k: keyof Metrics): number | null => median(reps.map((r) => r[k]));
+  return { rps: m('rps'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms'), cpuSecPer10k: m('cpuSecPer10k'), rssRestMB: m('rssRestMB'), rssLoadMB: m('rssLoadMB'), requests: m('requests'), errors: m('errors') };
+}
+
+async function measureTarget(name: TargetName, s: Scenario, tctx: TargetContext, lctx: LoadContext, o: BenchOptions): Promise<RowResult> {
+  const unavailable = (reason: string): RowResult => ({ target: name, status: 'unavailable', reason, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null });
+  const started = await startTarget(name, s, tctx);
+  if (!started.ok) return unavailable(started.reason);
+  const proc: ManagedProcess | null = started.proc;
+  try {
+    await sleep(300);
+    const rssRest = proc ? treeRssBytes(processTree(proc.pid)) : null;
+    if (o.warmupS > 0) await runLoad(lctx, s.load, started.port, o.warmupS);
+    const reps: Metrics[] = [];
+    for (let i = 0; i < o.reps; i++) {
+      const pids = proc ? processTree(proc.pid) : [];
+      const cpu0 = proc ? treeCpuSeconds(pids) : 0;
+      const sampler = proc ? new RssSampler(pids) : null;
+      let res;
+      try { res = await runLoad(lctx, s.load, started.port, o.durationS); } finally { sampler?.stop(); }
+      const cpu1 = proc ? treeCpuSeconds(pids) : 0;
+      const rssLoad = sampler ? sampler.stop() : null;
+      if (proc && !proc.running) return unavailable(`exited during load: ${proc.tail()}`);
+      reps.push(metricsOf(res, proc ? cpu1 - cpu0 : null, rssRest, rssLoad));
+      log(`  ${s.name} ${name} rep ${i + 1}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50Ms?.toFixed(3)} ms, p99 ${res.p99Ms?.toFixed(3)} ms` +
+        `${proc ? `, cpu ${((cpu1 - cpu0) / res.requests * 10_000).toFixed(3)} s/10k, rss ${(rssLoad! / MB).toFixed(1)} MB` : ''}${res.errors ? `, errors ${res.errors}` : ''}`);
+    }
+    return { target: name, status: 'ok', reps, median: medianMetrics(reps), vsHaproxy: null, vsMinimalNode: null };
+  } catch (e) {
+    return unavailable(`load failed: ${(e as Error).message}`);
+  } finally {
+    if (proc) await tctx.registry.stop(proc);
+  }
+}
+
+/** Runs the whole benchmark and writes the report; returns it. */
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const t0 = Date.now();
+  const machine = machineInfo();
+  const tools = detectTools(o.install, log);
+  const plan = cpuPlan(machine.nproc, tools.taskset !== null);
+  const reg = new ProcessRegistry(tools.taskset);
+  reg.installExitHandlers();
+  const tmp = mkdtempSync(join(tmpdir(), 'meshlet-bench-'));
+  const notes: string[] = [...tools.notes];
+  const scenarioResults: ScenarioResult[] = [];
+  try {
+    const grpcBody = join(tmp, 'grpc-body.bin');
+    writeFileSync(grpcBody, grpcFrame(Buffer.from(BODY)));
+    const scenarios = allScenarios(grpcBody).filter((s) => o.scenarios.includes(s.name));
+    const backends = await startBackends(reg, tools, plan.backend, plan.backendWorkers, tmp, new Set(scenarios.map((s) => s.backend)));
+    notes.push(...backends.notes);
+    const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+    const lctx: LoadContext = { registry: reg, cpus: plan.loadgen, wrk: tools.wrk, h2load: tools.h2load, tmpDir: tmp };
+    for (const s of scenarios) {
+      log(`scenario ${s.name}: ${s.title}`);
+      const result: ScenarioResult = { name: s.name, title: s.title, load: describeLoad(s.load), rows: [] };
+      scenarioResults.push(result);
+      const upstream = s.backend === 'nginx' ? backends.nginx : s.backend === 'nginx-tls' ? backends.nginxTls : backends.h2;
+      const tool = loadTool(s.load);
+      const missing = tool && !tools[tool] ? `${tool} not installed` : upstream === null ? `no ${s.backend} backend` : null;
+      const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: upstream ?? 0, repoRoot, startTimeoutMs: 10_000 };
+      for (const name of s.targets) {
+        if (o.targets && !o.targets.includes(name)) continue;
+        const row: RowResult = missing
+          ? { target: name, status: 'unavailable', reason: missing, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null }
+          : await measureTarget(name, s, tctx, lctx, o);
+        if (row.status !== 'ok') log(`  ${s.name} ${name}: unavailable (${row.reason})`);
+        result.rows.push(row);
+      }
+      computeRatios(result);
+    }
+  } finally {
+    await reg.stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    machine,
+    tools: tools.versions,
+    pinning: { loadgen: plan.loadgen, proxy: plan.proxy, backend: plan.backend },
+    options: { durationS: o.durationS, reps: o.reps, warmupS: o.warmupS, smoke: o.smoke, scenarios: o.scenarios },
+    notes,
+    scenarios: scenarioResults,
+    elapsedS: (Date.now() - t0) / 1000,
+  };
+  const files = writeReport(o.outDir, report);
+  log(`wrote ${files.json} and ${files.md}`);
+  return report;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+if (typeof opts === 'string') {
+  process.stderr.write(`${opts}\n`);
+  process.exitCode = opts === USAGE ? 0 : 2;
+} else {
+  runBench(opts).then((r) => { process.stdout.write(`${renderMarkdown(r)}\n`); }, (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
