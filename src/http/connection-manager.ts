@@ -1,0 +1,494 @@
+// http/: the HTTP connection manager runtime for one HCM config (a filter chain of one listener version): owns the
+// HTTP/1.1 and HTTP/2 codecs (node:http / node:http2 servers that never listen — the listener hands them sockets),
+// turns every request into an active stream (header hygiene → route → local reply or router filter), and drains.
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { randomInt } from 'node:crypto';
+import type { HeaderMap, RequestHead } from '../common/headers.js';
+import { firstHeader } from '../common/headers.js';
+import type { HttpConnectionManagerConfig } from '../config/http-connection-manager.js';
+import type { RouteConfig } from '../config/route.js';
+import type { FormatContext, HashPolicy, RouteTable } from '../router/types.js';
+import type { ClusterManagerView } from '../upstream/types.js';
+import type { PoolManager } from '../upstream/pools/pool-manager.js';
+import type { ConnectionInfo, Downstream } from './downstream.js';
+import { H1Downstream, H2Downstream } from './downstream.js';
+import { LocalReply, sendLocalReply } from './local-reply.js';
+import type { LocalReplySpec, StreamOutcome } from './local-reply.js';
+import {
+  applyForwardingHeaders, escapedSlashes, isValidAuthority, normalizePath, stripHopByHop, stripPort,
+} from './request-headers.js';
+import { RouterRequest } from './router-filter.js';
+import type { RouterStream } from './router-filter.js';
+import { H1UpgradeDownstream } from './upgrade.js';
+
+/** Where route tables come from: RDS tables by name (swapped by reference) and inline route_configs. */
+export interface RouteTableSource {
+  get(name: string): RouteTable | undefined;
+  compile(config: RouteConfig): RouteTable;
+}
+
+/** A finished stream, as access logs and stats see it. */
+export interface StreamInfo {
+  readonly startTimeMs: number;
+  readonly durationMs: number;
+  readonly head: RequestHead;
+  readonly protocol: string;
+  readonly responseCode: number;
+  readonly responseFlags: readonly string[];
+  readonly responseCodeDetails: string;
+  readonly upstreamHost: string;
+  readonly upstreamCluster: string;
+  readonly routeName: string;
+  readonly statPrefix: string;
+  readonly connection: ConnectionInfo;
+}
+
+export interface HttpDeps {
+  readonly routes: RouteTableSource;
+  readonly clusters: ClusterManagerView;
+  readonly pools: PoolManager;
+  /** Stream random (weighted clusters, runtime fractions, mirrors, retry jitter). */
+  readonly random?: () => number;
+  /** Consistent-hash key from the route's hash policies (router/hash-policy.ts). */
+  readonly hashKey?: (policies: readonly HashPolicy[], head: RequestHead, clientAddress: string) => bigint | undefined;
+  readonly onStreamEnd?: (info: StreamInfo) => void;
+}
+
+type HcmState = 'active' | 'draining' | 'closed';
+
+class ActiveStream implements RouterStream {
+  readonly outcome: StreamOutcome = { responseFlags: [], responseCodeDetails: '' };
+  readonly isGrpc: boolean;
+  readonly isHead: boolean;
+  readonly suppressEnvoyHeaders: boolean;
+  upstreamHost = '';
+  upstreamCluster = '';
+  responseCode = 0;
+  routeName = '';
+  format!: FormatContext;
+  readonly startTimeMs = Date.now();
+
+  constructor(
+    private readonly hcm: HttpConnectionManager,
+    readonly downstream: Downstream,
+    readonly head: RequestHead,
+    readonly conn: ConnectionInfo,
+  ) {
+    const ct = firstHeader(head.headers, 'content-type');
+    this.isGrpc = ct !== undefined && ct.startsWith('application/grpc');
+    this.isHead = head.method === 'HEAD';
+    this.suppressEnvoyHeaders = hcm.config.router.suppressEnvoyHeaders;
+    downstream.onDone(() => this.hcm.streamDone(this));
+  }
+
+  sendHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    this.downstream.sendHeaders(status, headers, endStream, false);
+  }
+
+  sendData(chunk: Buffer, endStream: boolean): void {
+    this.downstream.sendData(chunk, endStream);
+  }
+
+  decorateResponse(headers: HeaderMap): void {
+    const cfg = this.hcm.config;
+    switch (cfg.serverHeaderTransformation) {
+      case 'OVERWRITE':
+        headers.server = cfg.serverName;
+        break;
+      case 'APPEND_IF_ABSENT':
+        if (headers.server === undefined) headers.server = cfg.serverName;
+        break;
+      default:
+        break;
+    }
+    if (cfg.alwaysSetRequestIdInResponse) {
+      const rid = firstHeader(this.head.headers, 'x-request-id');
+      if (rid) headers['x-request-id'] = rid;
+    }
+    if (this.hcm.state !== 'active') this.downstream.closeConnectionAfter();
+  }
+
+  localReply(spec: LocalReplySpec, opts: Parameters<typeof sendLocalReply>[2] = {}): void {
+    if (this.downstream.headersSent || this.downstream.aborted) return;
+    this.responseCode = this.isGrpc ? 200 : opts.status ?? spec.status;
+    // A request body we will not read must not stall the connection.
+    this.downstream.body?.resume();
+    sendLocalReply(this, spec, { ...opts, decorate: (h) => this.decorateResponse(h) });
+  }
+}
+
+/** Envoy's header count includes pseudo-headers' host; count raw entries ourselves (Node truncates silently). */
+function countHostHeaders(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') n++;
+  return n;
+}
+
+export class HttpConnectionManager {
+  state: HcmState = 'active';
+  private h1: http.Server | null = null;
+  private h2: http2.Http2Server | null = null;
+  private readonly sockets = new Set<Duplex>();
+  private readonly sessions = new Set<Http2Session>();
+  private readonly inlineTable: RouteTable | null;
+  private activeStreams = 0;
+  private readonly random: () => number;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number) {
+    this.inlineTable = config.routeConfig && !config.rdsName ? deps.routes.compile(config.routeConfig) : null;
+    this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  get streams(): number {
+    return this.activeStreams;
+  }
+
+  /** The route table a new stream pins. */
+  routeTable(): RouteTable | undefined {
+    return this.inlineTable ?? this.deps.routes.get(this.config.rdsName);
+  }
+
+  /** Hands an accepted (and, for TLS, handshaken) socket to the right codec. `alpn` from TLS, '' for cleartext. */
+  handleConnection(socket: Duplex, alpn: string): void {
+    if (this.state !== 'active') {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.checkDrained();
+    });
+    const codec = this.config.codecType;
+    if (codec === 'HTTP1' || alpn === 'http/1.1') return this.dispatch(socket, false);
+    if (codec === 'HTTP2' || alpn === 'h2') return this.dispatch(socket, true);
+    // AUTO on cleartext: sniff the HTTP/2 connection preface.
+    const PREFACE = 'PRI * HTTP/2.0';
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      const n = Math.min(buf.length, PREFACE.length);
+      const isH2 = buf.subarray(0, n).toString('latin1') === PREFACE.slice(0, n);
+      if (isH2 && buf.length < PREFACE.length) return;
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(buf);
+      this.dispatch(socket, isH2);
+    };
+    socket.on('data', onData);
+  }
+
+  private dispatch(socket: Duplex, h2: boolean): void {
+    if (h2) this.h2Server().emit('connection', socket);
+    else this.h1Server().emit('connection', socket);
+    socket.resume();
+  }
+
+  private h1Server(): http.Server {
+    if (this.h1) return this.h1;
+    const c = this.config;
+    const requestTimeout = c.requestTimeoutMs;
+    const headersTimeout = c.requestHeadersTimeoutMs || (requestTimeout ? Math.min(60_000, requestTimeout) : 60_000);
+    const s = http.createServer({
+      maxHeaderSize: c.maxRequestHeadersKb * 1024,
+      requireHostHeader: true,
+      insecureHTTPParser: false,
+      connectionsCheckingInterval: 1000,
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: c.idleTimeoutMs || 3_600_000,
+      joinDuplicateHeaders: false,
+      noDelay: true,
+    });
+    s.maxHeadersCount = c.maxHeadersCount + 1;
+    if (c.maxRequestsPerConnection > 0) s.maxRequestsPerSocket = c.maxRequestsPerConnection;
+    s.timeout = 0;
+    s.on('request', (req: IncomingMessage, res: ServerResponse) => this.onH1Request(req, res));
+    s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
+    this.h1 = s;
+    return s;
+  }
+
+  private h2Server(): http2.Http2Server {
+    if (this.h2) return this.h2;
+    const c = this.config;
+    const s = http2.createServer({
+      settings: {
+        maxConcurrentStreams: c.http2.maxConcurrentStreams,
+        initialWindowSize: c.http2.initialStreamWindowSize,
+        maxHeaderListSize: c.maxRequestHeadersKb * 1024,
+        enablePush: false,
+      },
+      maxHeaderListPairs: c.maxHeadersCount + 8,
+      maxSessionMemory: 32,
+    });
+    s.on('session', (session: Http2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      session.on('error', () => undefined);
+      session.on('connect', () => {
+        try {
+          session.setLocalWindowSize(c.http2.initialConnectionWindowSize);
+        } catch { /* closing */ }
+      });
+      if (c.idleTimeoutMs > 0) {
+        session.setTimeout(c.idleTimeoutMs, () => {
+          if (this.activeStreams === 0) session.close();
+        });
+      }
+    });
+    s.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => this.onH2Stream(stream, headers, flags));
+    this.h2 = s;
+    return s;
+  }
+
+  private connInfo(sock: Socket | undefined): ConnectionInfo {
+    const s = sock as (Socket & { encrypted?: boolean; servername?: string }) | undefined;
+    return {
+      remoteAddress: s?.remoteAddress ?? '',
+      remotePort: s?.remotePort ?? 0,
+      localAddress: s?.localAddress ?? '',
+      localPort: s?.localPort ?? this.listenerPort,
+      tls: s?.encrypted === true,
+      sni: typeof s?.servername === 'string' ? s.servername : '',
+    };
+  }
+
+  private onH1Request(req: IncomingMessage, res: ServerResponse): void {
+    const raw = req.rawHeaders;
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const ds = new H1Downstream(req, res, hasBody ? req : null);
+    if (!hasBody) req.resume();
+    const conn = this.connInfo(req.socket);
+    const head = this.h1Head(req, conn);
+    this.process(ds, head, conn, raw.length / 2, countHostHeaders(raw));
+  }
+
+  private h1Head(req: IncomingMessage, conn: ConnectionInfo): RequestHead {
+    const headers: HeaderMap = {};
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toLowerCase();
+      const cur = headers[k];
+      if (cur === undefined) headers[k] = raw[i + 1];
+      else if (typeof cur === 'string') headers[k] = [cur, raw[i + 1]];
+      else cur.push(raw[i + 1]);
+    }
+    let path = req.url ?? '/';
+    let authority = firstHeader(headers, 'host') ?? '';
+    if (!path.startsWith('/') && /^https?:\/\//i.test(path)) {
+      // Absolute-form target overrides Host (RFC 9112 §3.2.2).
+      try {
+        const u = new URL(path);
+        authority = u.host;
+        path = u.pathname + u.search;
+      } catch { /* leave as is: routing will fail */ }
+    }
+    delete headers.host;
+    return { method: req.method ?? 'GET', scheme: conn.tls ? 'https' : 'http', authority, path, headers };
+  }
+
+  private onH1Upgrade(req: IncomingMessage, socket: Duplex, headBuf: Buffer): void {
+    const conn = this.connInfo(req.socket);
+    const ds = new H1UpgradeDownstream(req, socket, headBuf);
+    const head = this.h1Head(req, conn);
+    if (req.method === 'CONNECT') {
+      const s = new ActiveStream(this, ds, head, conn);
+      this.activeStreams++;
+      s.localReply(LocalReply.connectNotAllowed);
+      return;
+    }
+    this.process(ds, head, conn, req.rawHeaders.length / 2, countHostHeaders(req.rawHeaders));
+  }
+
+  private onH2Stream(stream: ServerHttp2Stream, h: IncomingHttpHeaders, flags: number): void {
+    const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    const ds = new H2Downstream(stream, endStream ? null : stream);
+    const conn = this.connInfo(stream.session?.socket as Socket | undefined);
+    const headers: HeaderMap = {};
+    let count = 0;
+    for (const k in h) {
+      if (k[0] === ':') continue;
+      const v = h[k];
+      if (v === undefined) continue;
+      headers[k] = v as string | string[];
+      count += Array.isArray(v) ? v.length : 1;
+    }
+    const hostHdr = firstHeader(headers, 'host');
+    const authority = (h[':authority'] as string | undefined) ?? hostHdr ?? '';
+    delete headers.host;
+    const method = (h[':method'] as string | undefined) ?? 'GET';
+    const head: RequestHead = {
+      method,
+      scheme: (h[':scheme'] as string | undefined) ?? (conn.tls ? 'https' : 'http'),
+      authority,
+      path: (h[':path'] as string | undefined) ?? '/',
+      headers,
+    };
+    if (method === 'CONNECT') {
+      const s = new ActiveStream(this, ds, head, conn);
+      this.activeStreams++;
+      s.localReply(LocalReply.connectNotAllowed);
+      return;
+    }
+    this.process(ds, head, conn, count, authority ? 1 : 0);
+  }
+
+  /** The active stream's path: hygiene → route → local reply | router. */
+  private process(ds: Downstream, head: RequestHead, conn: ConnectionInfo, headerCount: number, hostCount: number): void {
+    const c = this.config;
+    const s = new ActiveStream(this, ds, head, conn);
+    this.activeStreams++;
+    if (headerCount > c.maxHeadersCount) return s.localReply(LocalReply.tooManyHeaders);
+    if (hostCount !== 1 || !isValidAuthority(head.authority)) return s.localReply(LocalReply.badHost);
+    if (c.headersWithUnderscoresAction !== 'ALLOW') {
+      for (const k of Object.keys(head.headers)) {
+        if (!k.includes('_')) continue;
+        if (c.headersWithUnderscoresAction === 'REJECT_REQUEST') return s.localReply(LocalReply.underscoreHeader);
+        delete head.headers[k];
+      }
+    }
+    // Hop-by-hop headers go first, so nothing a client lists in Connection can remove what we add below.
+    const upgrade = stripHopByHop(head.headers, true);
+    if (head.path.includes('#')) head.path = head.path.slice(0, head.path.indexOf('#'));
+    const esc = escapedSlashes(head.path, c.pathWithEscapedSlashesAction);
+    if (esc.action === 'reject') return s.localReply(LocalReply.escapedSlashes);
+    if (esc.action === 'redirect') {
+      return s.localReply({ status: 307, flag: null, details: 'path_normalization_redirect', body: '' }, { headers: { location: normalizePath(esc.path, c.normalizePath, c.mergeSlashes) } });
+    }
+    head.path = esc.path;
+    if (c.normalizePath || c.mergeSlashes) head.path = normalizePath(head.path, c.normalizePath, c.mergeSlashes);
+    const fwd = applyForwardingHeaders(head.headers, c, conn.remoteAddress, head.scheme);
+    if (c.stripAnyHostPort) head.authority = stripPort(head.authority);
+    else if (c.stripMatchingHostPort) head.authority = stripPort(head.authority, conn.localPort);
+    if (upgrade) head.headers.upgrade = upgrade;
+
+    s.format = {
+      remoteAddress: fwd.clientAddress,
+      remotePort: conn.remotePort,
+      localAddress: conn.localAddress,
+      localPort: conn.localPort,
+      protocol: ds.protocol,
+      startTimeMs: s.startTimeMs,
+      requestHeaders: head.headers,
+      requestedServerName: conn.sni,
+    };
+    const table = this.routeTable();
+    if (!table) return s.localReply(LocalReply.routeNotFound);
+    const decision = table.route({ head, randomValue: Math.floor(this.random() * 2 ** 32), format: s.format, runtimeMode: 'live' });
+    if (decision.kind === 'none') return s.localReply(LocalReply.routeNotFound);
+    s.routeName = decision.routeName;
+    if (decision.kind !== 'forward') {
+      s.outcome.responseCodeDetails = decision.kind === 'redirect' ? 'via_redirect' : 'direct_response';
+      s.responseCode = decision.status;
+      ds.body?.resume();
+      const headers: HeaderMap = {};
+      if (decision.kind === 'redirect') headers.location = decision.location;
+      const body = decision.body;
+      headers['content-length'] = String(body ? body.length : 0);
+      decision.finalizeResponse(headers, { ...s.format, responseCode: decision.status, routeName: decision.routeName });
+      s.decorateResponse(headers);
+      if (!body || body.length === 0 || s.isHead) ds.sendHeaders(decision.status, headers, true);
+      else {
+        ds.sendHeaders(decision.status, headers, false);
+        ds.sendData(body, true);
+      }
+      return;
+    }
+    if (upgrade) {
+      const allowed = decision.upgrades.get(upgrade) ?? c.upgrades.get(upgrade) ?? false;
+      if (!allowed || !(ds instanceof H1UpgradeDownstream)) return s.localReply(LocalReply.upgradeFailed);
+    }
+    decision.finalizeRequest(head, { ...s.format, routeName: decision.routeName });
+    const cluster = decision.cluster ? this.deps.clusters.get(decision.cluster) : undefined;
+    if (!cluster) return s.localReply(LocalReply.clusterNotFound, { status: decision.clusterNotFoundStatus });
+    if (cluster.shouldDrop()) return s.localReply(LocalReply.dropOverload);
+    const hash = decision.hashPolicies.length > 0 && this.deps.hashKey ? this.deps.hashKey(decision.hashPolicies, head, fwd.clientAddress) : undefined;
+    const rr = new RouterRequest(s, decision, cluster, {
+      pools: this.deps.pools,
+      random: this.random,
+      resolveCluster: (n) => this.deps.clusters.get(n),
+      hash,
+    }, upgrade && ds instanceof H1UpgradeDownstream ? upgrade : null);
+    rr.start();
+  }
+
+  /** Called once per stream when the downstream side is done. */
+  streamDone(s: ActiveStream): void {
+    this.activeStreams--;
+    const info: StreamInfo = {
+      startTimeMs: s.startTimeMs,
+      durationMs: Date.now() - s.startTimeMs,
+      head: s.head,
+      protocol: s.downstream.protocol,
+      responseCode: s.responseCode,
+      responseFlags: s.outcome.responseFlags,
+      responseCodeDetails: s.outcome.responseCodeDetails,
+      upstreamHost: s.upstreamHost,
+      upstreamCluster: s.upstreamCluster,
+      routeName: s.routeName,
+      statPrefix: this.config.statPrefix,
+      connection: s.conn,
+    };
+    try {
+      this.deps.onStreamEnd?.(info);
+    } catch { /* observers never break the data path */ }
+    this.checkDrained();
+  }
+
+  /**
+   * Graceful drain: no new connections; HTTP/1 idle keep-alive connections close now and busy ones after their
+   * response (Connection: close); HTTP/2 sessions get GOAWAY and finish their streams. Resolves when all are gone
+   * or after `timeoutMs`, when the rest are destroyed.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    this.state = 'draining';
+    this.h1?.closeIdleConnections();
+    for (const s of this.sessions) {
+      try {
+        s.close();
+      } catch { /* already closing */ }
+    }
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.destroy();
+        resolve();
+      }, timeoutMs);
+      this.drainWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.state !== 'draining') return;
+    this.h1?.closeIdleConnections();
+    if (this.sockets.size > 0) return;
+    this.state = 'closed';
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Closes everything now. */
+  destroy(): void {
+    this.state = 'closed';
+    for (const s of this.sessions) s.destroy();
+    for (const s of this.sockets) s.destroy();
+    this.h1?.closeAllConnections();
+    this.sockets.clear();
+  }
+}

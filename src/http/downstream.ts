@@ -1,0 +1,213 @@
+// http/: the downstream side of one HTTP stream, the same shape for HTTP/1.1 (node:http req/res) and HTTP/2
+// (node:http2 server stream). The active stream and router talk only to this interface.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { HeaderMap } from '../common/headers.js';
+
+export interface ConnectionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly tls: boolean;
+  /** SNI the client sent ('' when none). */
+  readonly sni: string;
+}
+
+export interface Downstream {
+  readonly protocol: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+  /** Request body, or null when the request has none. */
+  readonly body: Readable | null;
+  readonly headersSent: boolean;
+  /** True once the client went away (reset / closed) before the response finished. */
+  readonly aborted: boolean;
+  sendHeaders(status: number, headers: HeaderMap, endStream: boolean, expectTrailers?: boolean): void;
+  /** Returns false when the downstream buffer is full; wait for onDrain. */
+  sendData(chunk: Buffer, endStream: boolean): boolean;
+  sendTrailers(trailers: HeaderMap | null): void;
+  /** Abort the stream (HTTP/2 RST_STREAM, HTTP/1 connection close). */
+  reset(): void;
+  onDrain(cb: () => void): void;
+  /** Called once when the client goes away before the response completed. */
+  onAbort(cb: () => void): void;
+  /** Called once when the response completed or the stream was aborted. */
+  onDone(cb: () => void): void;
+  /** Ask the connection to close after this response (drain). */
+  closeConnectionAfter(): void;
+}
+
+const H1_FORBIDDEN_RESPONSE = new Set(['transfer-encoding', 'connection', 'keep-alive']);
+
+export class H1Downstream implements Downstream {
+  readonly protocol: 'HTTP/1.0' | 'HTTP/1.1';
+  aborted = false;
+  private finished = false;
+  constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse, readonly body: Readable | null) {
+    this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    res.once('finish', () => {
+      this.finished = true;
+    });
+  }
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  sendHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    const res = this.res;
+    for (const k in headers) {
+      const v = headers[k];
+      if (v === undefined || H1_FORBIDDEN_RESPONSE.has(k)) continue;
+      res.setHeader(k, v);
+    }
+    res.writeHead(status);
+    if (endStream) res.end();
+  }
+
+  sendData(chunk: Buffer, endStream: boolean): boolean {
+    if (endStream) {
+      this.res.end(chunk);
+      return true;
+    }
+    return this.res.write(chunk);
+  }
+
+  sendTrailers(trailers: HeaderMap | null): void {
+    if (trailers && !this.res.getHeader('content-length')) {
+      const t: Record<string, string> = {};
+      for (const k in trailers) {
+        const v = trailers[k];
+        if (v !== undefined) t[k] = typeof v === 'string' ? v : v.join(',');
+      }
+      this.res.addTrailers(t);
+    }
+    this.res.end();
+  }
+
+  reset(): void {
+    this.aborted = true;
+    this.req.socket?.destroy();
+  }
+
+  onDrain(cb: () => void): void {
+    this.res.on('drain', cb);
+  }
+
+  onAbort(cb: () => void): void {
+    this.res.once('close', () => {
+      if (!this.finished) {
+        this.aborted = true;
+        cb();
+      }
+    });
+  }
+
+  onDone(cb: () => void): void {
+    this.res.once('close', cb);
+  }
+
+  closeConnectionAfter(): void {
+    this.res.shouldKeepAlive = false;
+  }
+}
+
+const H2_FORBIDDEN_RESPONSE = new Set(['transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+
+export class H2Downstream implements Downstream {
+  readonly protocol = 'HTTP/2' as const;
+  aborted = false;
+  private pendingTrailers: HeaderMap | null = null;
+  private wantTrailers = false;
+  private trailersReady = false;
+  constructor(private readonly stream: ServerHttp2Stream, readonly body: Readable | null) {
+    stream.on('error', () => { /* RST from client or session error: handled by close */ });
+  }
+
+  get headersSent(): boolean {
+    return this.stream.headersSent;
+  }
+
+  sendHeaders(status: number, headers: HeaderMap, endStream: boolean, expectTrailers = false): void {
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    const h: OutgoingHttpHeaders = { ':status': status };
+    for (const k in headers) {
+      const v = headers[k];
+      if (v === undefined || H2_FORBIDDEN_RESPONSE.has(k)) continue;
+      h[k] = v;
+    }
+    const waitForTrailers = expectTrailers && !endStream;
+    if (waitForTrailers) {
+      s.once('wantTrailers', () => {
+        this.wantTrailers = true;
+        if (this.trailersReady) this.flushTrailers();
+      });
+    }
+    try {
+      s.respond(h, { endStream, waitForTrailers });
+    } catch {
+      s.destroy();
+    }
+  }
+
+  sendData(chunk: Buffer, endStream: boolean): boolean {
+    const s = this.stream;
+    if (s.destroyed) return true;
+    if (endStream) {
+      s.end(chunk);
+      return true;
+    }
+    return s.write(chunk);
+  }
+
+  sendTrailers(trailers: HeaderMap | null): void {
+    const s = this.stream;
+    if (s.destroyed) return;
+    this.pendingTrailers = trailers;
+    this.trailersReady = true;
+    s.end();
+    if (this.wantTrailers) this.flushTrailers();
+  }
+
+  private flushTrailers(): void {
+    const s = this.stream;
+    if (s.destroyed) return;
+    const t = this.pendingTrailers;
+    if (t && Object.keys(t).length > 0) {
+      const out: OutgoingHttpHeaders = {};
+      for (const k in t) if (t[k] !== undefined && !H2_FORBIDDEN_RESPONSE.has(k)) out[k] = t[k];
+      try {
+        s.sendTrailers(out);
+        return;
+      } catch { /* fall through */ }
+    }
+    s.close();
+  }
+
+  reset(): void {
+    this.aborted = true;
+    if (!this.stream.destroyed) this.stream.close(2 /* INTERNAL_ERROR */);
+  }
+
+  onDrain(cb: () => void): void {
+    this.stream.on('drain', cb);
+  }
+
+  onAbort(cb: () => void): void {
+    this.stream.once('close', () => {
+      if (!this.stream.writableFinished) {
+        this.aborted = true;
+        cb();
+      }
+    });
+  }
+
+  onDone(cb: () => void): void {
+    this.stream.once('close', cb);
+  }
+
+  closeConnectionAfter(): void {
+    /* HTTP/2 drains with GOAWAY at the session level. */
+  }
+}

@@ -1,0 +1,520 @@
+// http/: the router filter — forwards one stream upstream for a ForwardDecision: host choice through the cluster,
+// circuit breakers, pool request with streaming both ways, route/per-try/idle timeouts, retries with jittered
+// back-off, request mirroring, gRPC timeout handling. Failures become local replies via local-reply.ts.
+import type { Readable } from 'node:stream';
+import type { HeaderMap, RequestHead } from '../common/headers.js';
+import { firstHeader } from '../common/headers.js';
+import { ResponseFlag } from '../common/errors.js';
+import type { ForwardDecision, FormatContext, RetryPolicy } from '../router/types.js';
+import type { Host, UpstreamCluster, CircuitBreakers } from '../upstream/types.js';
+import type { UpstreamFailure, UpstreamPool, UpstreamRequestHandle, UpstreamResponseHandler } from '../upstream/pools/upstream-pool.js';
+import type { PoolManager } from '../upstream/pools/pool-manager.js';
+import type { Duplex } from 'node:stream';
+import { LocalReply, sendLocalReply } from './local-reply.js';
+import type { LocalReplySpec, LocalReplyTarget } from './local-reply.js';
+import type { Downstream } from './downstream.js';
+import { ReplayBody } from './replay-body.js';
+import { stripHopByHop } from './request-headers.js';
+
+const GRPC_RETRY: Record<string, number> = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 };
+
+/** Parses a grpc-timeout header ('100m', '5S', ...) into ms; undefined when invalid. */
+export function parseGrpcTimeout(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(v.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  switch (m[2]) {
+    case 'H': return n * 3_600_000;
+    case 'M': return n * 60_000;
+    case 'S': return n * 1000;
+    case 'm': return n;
+    case 'u': return Math.ceil(n / 1000);
+    default: return Math.ceil(n / 1_000_000);
+  }
+}
+
+function formatGrpcTimeout(ms: number): string {
+  return `${Math.max(0, Math.floor(ms))}m`;
+}
+
+/** Whether a response with `status`/`headers` should be retried under `p`. */
+export function retriableResponse(p: RetryPolicy, status: number, headers: HeaderMap): boolean {
+  const on = p.retryOn;
+  if (on.has('5xx') && status >= 500) return true;
+  if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
+  if (on.has('retriable-4xx') && status === 409) return true;
+  if (on.has('retriable-status-codes') && p.retriableStatusCodes.has(status)) return true;
+  if (on.has('retriable-headers') && p.retriableHeaders.some((m) => m(headers))) return true;
+  const gs = firstHeader(headers, 'grpc-status');
+  if (gs !== undefined) {
+    const code = Number(gs);
+    for (const k in GRPC_RETRY) if (GRPC_RETRY[k] === code && on.has(k)) return true;
+  }
+  return false;
+}
+
+/** Whether an upstream failure (or per-try timeout, kind 'timeout') should be retried under `p`. */
+export function retriableFailure(p: RetryPolicy, kind: UpstreamFailure['kind'] | 'timeout'): boolean {
+  const on = p.retryOn;
+  if (kind === 'overflow' || kind === 'local_reset') return false;
+  if (on.has('5xx') || on.has('gateway-error') || on.has('reset')) return true;
+  if (kind === 'connect_failure' && on.has('connect-failure')) return true;
+  if (kind === 'refused_stream' && on.has('refused-stream')) return true;
+  return false;
+}
+
+export interface RouterStream extends LocalReplyTarget {
+  readonly downstream: Downstream;
+  readonly head: RequestHead;
+  readonly format: FormatContext;
+  readonly suppressEnvoyHeaders: boolean;
+  /** Applies HCM-level response headers (server, x-request-id) — after route mutations. */
+  decorateResponse(headers: HeaderMap): void;
+  /** Upstream host chosen (for access logs), set by the router. */
+  upstreamHost: string;
+  upstreamCluster: string;
+  responseCode: number;
+}
+
+export interface RouterDeps {
+  readonly pools: PoolManager;
+  readonly random: () => number;
+  readonly resolveCluster: (name: string) => UpstreamCluster | undefined;
+  readonly hash: bigint | undefined;
+}
+
+/** One forwarding of a stream (all its attempts). Created per request by the connection manager. */
+export class RouterRequest implements UpstreamResponseHandler {
+  private attempt = 0;
+  private handle: UpstreamRequestHandle | null = null;
+  private host: Host | null = null;
+  private breakers: CircuitBreakers | null = null;
+  private holdsRetry = false;
+  private triedHosts: Host[] = [];
+  private replay: ReplayBody | null = null;
+  private responseStarted = false;
+  private finished = false;
+  private globalTimer: NodeJS.Timeout | null = null;
+  private perTryTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private backoffTimer: NodeJS.Timeout | null = null;
+  private attemptStart = 0;
+  private expectTrailers = false;
+  private readonly retry: RetryPolicy | null;
+  private timeoutMs: number;
+  private readonly protocol: 'http1' | 'http2';
+  private retryStatusFlag = false;
+  private drainHook = false;
+
+  constructor(
+    private readonly s: RouterStream,
+    private readonly decision: ForwardDecision,
+    private readonly cluster: UpstreamCluster,
+    private readonly deps: RouterDeps,
+    private readonly upgrade: string | null,
+  ) {
+    this.retry = decision.retryPolicy && decision.retryPolicy.numRetries > 0 ? decision.retryPolicy : null;
+    this.timeoutMs = decision.timeoutMs;
+    const msd = decision.maxStreamDuration;
+    if (msd && msd.grpcTimeoutHeaderMaxMs !== undefined) {
+      const gt = parseGrpcTimeout(firstHeader(s.head.headers, 'grpc-timeout'));
+      if (gt !== undefined) {
+        let t = gt;
+        if (msd.grpcTimeoutHeaderMaxMs > 0) t = Math.min(t, msd.grpcTimeoutHeaderMaxMs);
+        if (msd.grpcTimeoutHeaderOffsetMs) t = Math.max(0, t - msd.grpcTimeoutHeaderOffsetMs);
+        this.timeoutMs = t;
+        s.head.headers['grpc-timeout'] = formatGrpcTimeout(t);
+      } else if (msd.maxStreamDurationMs) this.timeoutMs = msd.maxStreamDurationMs;
+    }
+    const cp = cluster.protocol;
+    this.protocol = cp === 'http2' ? 'http2' : cp === 'auto' && s.downstream.protocol === 'HTTP/2' ? 'http2' : 'http1';
+    s.upstreamCluster = cluster.name;
+  }
+
+  start(): void {
+    const ds = this.s.downstream;
+    ds.onAbort(() => this.onDownstreamAbort());
+    const body = ds.body;
+    if (body && (this.retry || this.decision.mirrorPolicies.length > 0)) this.replay = new ReplayBody(body);
+    this.startMirrors();
+    if (this.timeoutMs > 0) {
+      const arm = (): void => {
+        if (this.finished || this.globalTimer) return;
+        this.globalTimer = setTimeout(() => this.onGlobalTimeout(), this.timeoutMs);
+      };
+      // Envoy starts the route timeout once the downstream request is complete.
+      if (!body || (body as Readable & { readableEnded?: boolean }).readableEnded) arm();
+      else body.once('end', arm);
+    }
+    this.sendAttempt();
+  }
+
+  // ----- attempts -------------------------------------------------------------------------------------------
+
+  private sendAttempt(): void {
+    if (this.finished) return;
+    const cluster = this.cluster;
+    const avoid = this.retry?.avoidPreviousHosts && this.triedHosts.length > 0;
+    let host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: avoid ? this.triedHosts : undefined });
+    if (host && avoid && this.triedHosts.includes(host)) {
+      const max = this.retry?.hostSelectionRetryMaxAttempts ?? 1;
+      for (let i = 0; i < max && host && this.triedHosts.includes(host); i++) {
+        host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: this.triedHosts });
+      }
+    }
+    if (!host) {
+      this.localReply(LocalReply.noHealthyUpstream);
+      return;
+    }
+    const breakers = cluster.breakers(host.priority);
+    if (!breakers.tryAcquire('requests')) {
+      if (this.holdsRetry) this.releaseRetry();
+      this.localReply(LocalReply.overflow, { headers: { 'x-envoy-overloaded': 'true' }, body: '' });
+      return;
+    }
+    this.host = host;
+    this.breakers = breakers;
+    this.triedHosts.push(host);
+    host.activeRequests++;
+    this.s.upstreamHost = host.key;
+    this.attempt++;
+
+    let body: Readable | Buffer | null = this.s.downstream.body;
+    if (this.replay) body = this.replay.attach();
+    const head = this.s.head;
+    const headers: HeaderMap = { ...head.headers };
+    if (!this.s.suppressEnvoyHeaders) {
+      const perTry = this.retry?.perTryTimeoutMs ?? 0;
+      const expected = perTry > 0 && (this.timeoutMs === 0 || perTry < this.timeoutMs) ? perTry : this.timeoutMs;
+      if (expected > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
+      if (this.attempt > 1) headers['x-envoy-attempt-count'] = String(this.attempt);
+    }
+    let authority = head.authority;
+    if (this.decision.autoHostRewrite && host.hostname) authority = host.hostname;
+    let pool: UpstreamPool;
+    try {
+      pool = this.deps.pools.get(cluster, host, this.upgrade ? 'http1' : this.protocol);
+    } catch {
+      this.onError({ kind: 'connect_failure', message: 'pool creation failed' } as UpstreamFailure);
+      return;
+    }
+    this.attemptStart = Date.now();
+    const perTry = this.retry?.perTryTimeoutMs ?? 0;
+    if (perTry > 0) this.perTryTimer = setTimeout(() => this.onPerTryTimeout(), perTry);
+    this.armIdle();
+    this.handle = pool.request({
+      method: head.method,
+      path: head.path,
+      authority,
+      scheme: head.scheme,
+      headers,
+      upgrade: this.upgrade ?? undefined,
+    }, body, this);
+  }
+
+  private endAttempt(): void {
+    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    this.perTryTimer = null;
+    if (this.host) this.host.activeRequests--;
+    this.breakers?.release('requests');
+    this.breakers = null;
+    this.host = null;
+    this.handle = null;
+  }
+
+  private releaseRetry(): void {
+    if (!this.holdsRetry) return;
+    this.holdsRetry = false;
+    this.cluster.breakers(0).release('retries');
+  }
+
+  /** Schedules another attempt when the policy allows; false when no retry is possible. */
+  private tryRetry(): boolean {
+    const p = this.retry;
+    if (!p || this.finished || this.responseStarted) return false;
+    if (this.attempt > p.numRetries) return false;
+    if (this.replay && !this.replay.replayable) return false;
+    if (!this.holdsRetry) {
+      if (!this.cluster.breakers(0).tryAcquire('retries')) return false;
+      this.holdsRetry = true;
+    }
+    this.replay?.detach();
+    const n = this.attempt; // retries so far + 1
+    const cap = Math.min(p.backoff.baseIntervalMs * 2 ** (n - 1), p.backoff.maxIntervalMs);
+    const delay = Math.floor(this.deps.random() * cap);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      this.sendAttempt();
+    }, delay);
+    return true;
+  }
+
+  // ----- upstream callbacks ---------------------------------------------------------------------------------
+
+  onHeaders(status: number, headers: HeaderMap): void {
+    if (this.finished) return;
+    const host = this.host;
+    if (this.retry && !this.responseStarted && retriableResponse(this.retry, status, headers)) {
+      if (this.canRetry()) {
+        if (host) this.cluster.reportOutcome(host, { kind: 'http', status });
+        const h = this.handle;
+        this.endAttempt();
+        h?.abort();
+        if (this.tryRetry()) return;
+      }
+      // Retries exhausted: forward this response as is (Envoy sets URX).
+      this.retryStatusFlag = this.attempt > 1;
+    }
+    this.forwardHeaders(status, headers, false);
+  }
+
+  private canRetry(): boolean {
+    const p = this.retry;
+    if (!p || this.finished || this.responseStarted) return false;
+    if (this.attempt > p.numRetries) return false;
+    if (this.replay && !this.replay.replayable) return false;
+    return this.holdsRetry || this.cluster.breakers(0).remaining('retries') > 0;
+  }
+
+  private forwardHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    this.responseStarted = true;
+    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    this.perTryTimer = null;
+    this.armIdle();
+    const s = this.s;
+    s.responseCode = status;
+    s.outcome.responseCodeDetails = 'via_upstream';
+    if (this.retryStatusFlag) s.outcome.responseFlags.push(ResponseFlag.UpstreamRetryLimitExceeded);
+    stripHopByHop(headers, false);
+    if (!s.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(Date.now() - this.attemptStart);
+    this.decision.finalizeResponse(headers, { ...s.format, responseHeaders: headers, responseCode: status, upstreamHost: s.upstreamHost, upstreamCluster: s.upstreamCluster });
+    s.decorateResponse(headers);
+    const ct = firstHeader(headers, 'content-type');
+    this.expectTrailers = s.downstream.protocol === 'HTTP/2' && ((ct !== undefined && ct.startsWith('application/grpc')) || headers.trailer !== undefined);
+    if (endStream && headers['content-length'] !== undefined) headers['content-length'] = '0';
+    s.downstream.sendHeaders(status, headers, endStream, this.expectTrailers);
+    if (!this.drainHook) {
+      this.drainHook = true;
+      s.downstream.onDrain(() => this.handle?.resume());
+    }
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    this.armIdle();
+    return this.s.downstream.sendData(chunk, false);
+  }
+
+  onEnd(trailers: HeaderMap | null): void {
+    if (this.finished) return;
+    const host = this.host;
+    if (host) this.cluster.reportOutcome(host, { kind: 'http', status: this.s.responseCode });
+    this.endAttempt();
+    if (trailers) stripHopByHop(trailers, false);
+    this.s.downstream.sendTrailers(trailers);
+    this.complete();
+  }
+
+  onError(err: UpstreamFailure): void {
+    if (this.finished) return;
+    const host = this.host;
+    if (host) this.cluster.reportOutcome(host, err.kind === 'connect_failure' ? { kind: 'connect_failure' } : { kind: 'reset' });
+    this.endAttempt();
+    if (this.responseStarted) {
+      const s = this.s;
+      s.outcome.responseFlags.push(err.kind === 'remote_reset' ? ResponseFlag.UpstreamRemoteReset : ResponseFlag.UpstreamConnectionTermination);
+      s.outcome.responseCodeDetails = `upstream_reset_after_response_started{${err.kind}}`;
+      s.downstream.reset();
+      this.complete();
+      return;
+    }
+    if (this.retry && retriableFailure(this.retry, err.kind) && this.tryRetry()) return;
+    const exhausted = this.retry !== null && this.attempt > 1;
+    this.localReply(failureReply(err.kind), exhausted ? { extraFlag: ResponseFlag.UpstreamRetryLimitExceeded } : {});
+  }
+
+  onUpgrade(status: number, headers: HeaderMap, socket: Duplex): void {
+    if (this.finished) {
+      socket.destroy();
+      return;
+    }
+    this.endAttempt();
+    const s = this.s;
+    s.responseCode = status;
+    s.outcome.responseCodeDetails = 'via_upstream';
+    const ds = s.downstream as Downstream & { upgradeSocket?: (status: number, headers: HeaderMap, up: Duplex) => void };
+    this.clearTimers();
+    this.finished = true;
+    this.releaseRetry();
+    this.decision.finalizeResponse(headers, { ...s.format, responseHeaders: headers, responseCode: status });
+    s.decorateResponse(headers);
+    if (ds.upgradeSocket) ds.upgradeSocket(status, headers, socket);
+    else socket.destroy();
+  }
+
+  // ----- timers and aborts ----------------------------------------------------------------------------------
+
+  private armIdle(): void {
+    const t = this.responseStarted ? this.decision.idleTimeoutMs : (this.retry?.perTryIdleTimeoutMs || this.decision.idleTimeoutMs);
+    if (!t) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.onIdleTimeout(), t);
+  }
+
+  private onPerTryTimeout(): void {
+    this.perTryTimer = null;
+    if (this.finished || this.responseStarted) return;
+    const host = this.host;
+    if (host) this.cluster.reportOutcome(host, { kind: 'timeout' });
+    const h = this.handle;
+    this.endAttempt();
+    h?.abort();
+    if (this.retry && retriableFailure(this.retry, 'timeout') && this.tryRetry()) return;
+    this.localReply(LocalReply.upstreamTimeout, this.attempt > 1 ? { extraFlag: ResponseFlag.UpstreamRetryLimitExceeded } : {});
+  }
+
+  private onGlobalTimeout(): void {
+    this.globalTimer = null;
+    if (this.finished) return;
+    const host = this.host;
+    if (host) this.cluster.reportOutcome(host, { kind: 'timeout' });
+    const h = this.handle;
+    this.endAttempt();
+    h?.abort();
+    if (this.responseStarted) {
+      this.s.outcome.responseFlags.push(ResponseFlag.UpstreamRequestTimeout);
+      this.s.downstream.reset();
+      this.complete();
+      return;
+    }
+    this.localReply(LocalReply.upstreamTimeout);
+  }
+
+  private onIdleTimeout(): void {
+    this.idleTimer = null;
+    if (this.finished) return;
+    const h = this.handle;
+    this.endAttempt();
+    h?.abort();
+    if (this.responseStarted) {
+      this.s.outcome.responseFlags.push(ResponseFlag.StreamIdleTimeout);
+      this.s.downstream.reset();
+      this.complete();
+      return;
+    }
+    this.localReply(LocalReply.upstreamTimeout);
+  }
+
+  private onDownstreamAbort(): void {
+    if (this.finished) return;
+    const h = this.handle;
+    this.endAttempt();
+    h?.abort();
+    this.s.outcome.responseFlags.push(ResponseFlag.DownstreamConnectionTermination);
+    this.complete();
+  }
+
+  private clearTimers(): void {
+    if (this.globalTimer) clearTimeout(this.globalTimer);
+    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    this.globalTimer = this.perTryTimer = this.idleTimer = this.backoffTimer = null;
+  }
+
+  private complete(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimers();
+    this.releaseRetry();
+    this.replay?.detach();
+  }
+
+  private localReply(spec: LocalReplySpec, opts: Parameters<typeof sendLocalReply>[2] = {}): void {
+    if (this.finished) return;
+    this.complete();
+    const s = this.s;
+    if (s.downstream.aborted) return;
+    if (s.downstream.headersSent) {
+      s.downstream.reset();
+      return;
+    }
+    s.responseCode = s.isGrpc ? 200 : opts.status ?? spec.status;
+    sendLocalReply(s, spec, { ...opts, decorate: (h) => s.decorateResponse(h) });
+  }
+
+  // ----- mirroring ------------------------------------------------------------------------------------------
+
+  private startMirrors(): void {
+    const policies = this.decision.mirrorPolicies;
+    if (policies.length === 0) return;
+    for (const mp of policies) {
+      if (this.deps.random() * mp.denominator >= mp.numerator) continue;
+      const name = mp.clusterHeader ? firstHeader(this.s.head.headers, mp.clusterHeader) ?? '' : mp.cluster;
+      const cluster = name ? this.deps.resolveCluster(name) : undefined;
+      if (!cluster) continue;
+      const authority = mp.disableShadowHostSuffixAppend ? this.s.head.authority : shadowHost(this.s.head.authority);
+      const head = { ...this.s.head, authority, headers: { ...this.s.head.headers } };
+      const send = (body: Buffer | null): void => sendMirror(cluster, head, body, this.deps);
+      if (!this.s.downstream.body) send(null);
+      else this.replay?.whenComplete((b) => {
+        if (b) send(b);
+      });
+    }
+  }
+}
+
+/** 'foo:8080' → 'foo-shadow:8080' (Envoy's shadow host suffix, inserted before the port). */
+export function shadowHost(authority: string): string {
+  const i = authority.lastIndexOf(':');
+  if (i > 0 && !authority.endsWith(']') && /^\d+$/.test(authority.slice(i + 1))) return `${authority.slice(0, i)}-shadow${authority.slice(i)}`;
+  return `${authority}-shadow`;
+}
+
+const MIRROR_TIMEOUT_MS = 30_000;
+
+/** Fire-and-forget copy of a request; the response is read and discarded, bounded in time. */
+function sendMirror(cluster: UpstreamCluster, head: RequestHead, body: Buffer | null, deps: RouterDeps): void {
+  const host = cluster.chooseHost({ hash: deps.hash });
+  if (!host) return;
+  const breakers = cluster.breakers(host.priority);
+  if (!breakers.tryAcquire('requests')) return;
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    breakers.release('requests');
+  };
+  const proto = cluster.protocol === 'http2' ? 'http2' : 'http1';
+  let handle: UpstreamRequestHandle | null = null;
+  const timer = setTimeout(() => {
+    handle?.abort();
+    finish();
+  }, MIRROR_TIMEOUT_MS);
+  timer.unref();
+  const headers = { ...head.headers };
+  if (body) headers['content-length'] = String(body.length);
+  try {
+    handle = deps.pools.get(cluster, host, proto).request({ method: head.method, path: head.path, authority: head.authority, scheme: head.scheme, headers }, body, {
+      onHeaders: () => undefined,
+      onData: () => true,
+      onEnd: finish,
+      onError: finish,
+    });
+  } catch {
+    finish();
+  }
+}
+
+function failureReply(kind: UpstreamFailure['kind']): LocalReplySpec {
+  switch (kind) {
+    case 'connect_failure': return LocalReply.connectFailure;
+    case 'remote_reset': return LocalReply.remoteReset;
+    case 'refused_stream': return LocalReply.refusedStream;
+    case 'protocol_error': return LocalReply.protocolError;
+    case 'overflow': return LocalReply.overflow;
+    default: return LocalReply.connectionTermination;
+  }
+}

@@ -1,0 +1,254 @@
+// upstream/pools/: HTTP/2 pool for one host on node:http2 client sessions: multiplexed streams up to the peer's
+// max_concurrent_streams (then another session), GOAWAY → session draining, optional PING keep-alive.
+// Session states: connecting → ready → draining → closed.
+import http2 from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Readable } from 'node:stream';
+import type { HeaderMap } from '../../common/headers.js';
+import { tlsConnectOptions } from '../transport/tls-options.js';
+import { UpstreamFailure } from './upstream-pool.js';
+import type {
+  PoolOptions, PoolState, UpstreamFailureKind, UpstreamPool, UpstreamRequestHandle, UpstreamRequestHead, UpstreamResponseHandler,
+} from './upstream-pool.js';
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
+
+type SessionState = 'connecting' | 'ready' | 'draining' | 'closed';
+
+class H2Session {
+  state: SessionState = 'connecting';
+  active = 0;
+  total = 0;
+  connectError: Error | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly session: ClientHttp2Session, private readonly pool: H2Pool, opts: PoolOptions) {
+    session.once('connect', () => {
+      if (this.state === 'connecting') this.state = 'ready';
+    });
+    session.on('goaway', () => this.markDraining());
+    session.on('error', (e: Error) => {
+      if (this.state === 'connecting') this.connectError = e;
+    });
+    session.once('close', () => {
+      this.state = 'closed';
+      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.pool.removeSession(this);
+    });
+    session.setTimeout(opts.idleTimeoutMs || 3_600_000, () => {
+      if (this.active === 0) session.close();
+    });
+    if (opts.h2.keepaliveIntervalMs > 0) {
+      this.pingTimer = setInterval(() => {
+        if (this.state !== 'ready' && this.state !== 'draining') return;
+        const t = setTimeout(() => session.destroy(new Error('HTTP/2 PING timeout')), opts.h2.keepaliveTimeoutMs);
+        t.unref();
+        try {
+          session.ping(() => clearTimeout(t));
+        } catch {
+          clearTimeout(t);
+        }
+      }, opts.h2.keepaliveIntervalMs);
+      this.pingTimer.unref();
+    }
+  }
+
+  markDraining(): void {
+    if (this.state === 'closed') return;
+    this.state = 'draining';
+    if (this.active === 0) this.session.close();
+  }
+
+  hasCapacity(max: number, maxPerConn: number): boolean {
+    if (this.state !== 'ready' && this.state !== 'connecting') return false;
+    const peer = this.session.remoteSettings?.maxConcurrentStreams ?? 100;
+    if (this.active >= Math.min(peer, max)) return false;
+    if (maxPerConn > 0 && this.total >= maxPerConn) return false;
+    return true;
+  }
+}
+
+function classifyStreamError(err: (Error & { code?: string }) | undefined, rstCode: number, sess: H2Session): UpstreamFailureKind {
+  if (sess.state === 'connecting' || (sess.connectError && err === sess.connectError)) return 'connect_failure';
+  if (rstCode === NGHTTP2_REFUSED_STREAM) return 'refused_stream';
+  if (err?.code === 'ERR_HTTP2_STREAM_ERROR' || rstCode > 0) return 'remote_reset';
+  if (err?.code === 'ERR_HTTP2_ERROR' || err?.code === 'ERR_HTTP2_INVALID_HEADER_VALUE') return 'protocol_error';
+  return 'connection_termination';
+}
+
+class H2Request implements UpstreamRequestHandle {
+  done = false;
+  stream: ClientHttp2Stream | null = null;
+  constructor(private readonly pool: H2Pool, private readonly sess: H2Session, private readonly handler: UpstreamResponseHandler) {}
+
+  start(head: UpstreamRequestHead, body: Readable | Buffer | null): void {
+    const h: OutgoingHttpHeaders = {
+      ':method': head.method,
+      ':path': head.path,
+      ':authority': head.authority,
+      ':scheme': head.scheme === 'https' ? 'https' : 'http',
+    };
+    for (const k in head.headers) {
+      const v = head.headers[k];
+      if (v !== undefined && k !== 'host') h[k] = v;
+    }
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.sess.session.request(h, { endStream: body === null });
+    } catch (e) {
+      this.fail('connection_termination', e as Error);
+      return;
+    }
+    this.stream = stream;
+    stream.on('response', (headers: IncomingHttpHeaders) => {
+      if (this.done) return;
+      const status = Number(headers[':status']);
+      const out: HeaderMap = {};
+      for (const k in headers) if (k[0] !== ':') out[k] = headers[k] as string | string[];
+      if (status >= 100 && status < 200) return;
+      this.handler.onHeaders(status, out);
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (this.done) return;
+      if (!this.handler.onData(chunk)) stream.pause();
+    });
+    let trailers: HeaderMap | null = null;
+    stream.on('trailers', (t: IncomingHttpHeaders) => {
+      trailers = {};
+      for (const k in t) if (k[0] !== ':') trailers[k] = t[k] as string | string[];
+    });
+    stream.on('end', () => {
+      if (this.done) return;
+      this.finish();
+      this.handler.onEnd(trailers);
+    });
+    stream.on('error', (err: Error) => {
+      if (this.done) return;
+      this.fail(classifyStreamError(err, stream.rstCode ?? 0, this.sess), err);
+    });
+    stream.on('close', () => {
+      if (this.done) return;
+      const code = stream.rstCode ?? 0;
+      this.fail(classifyStreamError(this.sess.connectError ?? undefined, code, this.sess), new Error(`upstream stream closed (code ${code})`));
+    });
+    if (body !== null) {
+      if (Buffer.isBuffer(body)) stream.end(body);
+      else {
+        body.on('error', () => this.abort());
+        body.pipe(stream);
+      }
+    }
+  }
+
+  private fail(kind: UpstreamFailureKind, err: Error): void {
+    this.finish();
+    this.handler.onError(new UpstreamFailure(kind, err.message, err));
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.sess.active--;
+    this.pool.activeRequests--;
+    if (this.sess.state === 'draining' && this.sess.active === 0) this.sess.session.close();
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.finish();
+    if (this.stream && !this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  resume(): void {
+    this.stream?.resume();
+  }
+}
+
+export class H2Pool implements UpstreamPool {
+  readonly protocol = 'http2' as const;
+  state: PoolState = 'ready';
+  activeRequests = 0;
+  private sessions: H2Session[] = [];
+  private readonly authority: string;
+  private drained: (() => void) | null = null;
+
+  constructor(private readonly host: string, private readonly port: number, private readonly opts: PoolOptions, private readonly socketPath?: string) {
+    this.authority = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  private connect(): H2Session {
+    const o = this.opts;
+    const settings = { enablePush: false, initialWindowSize: o.h2.initialStreamWindowSize };
+    const session = http2.connect(this.authority, {
+      settings,
+      maxSessionMemory: 64,
+      createConnection: () => {
+        const sock = o.tls
+          ? tls.connect({ host: this.host, port: this.port, ...tlsConnectOptions(o.tls, ['h2']) })
+          : this.socketPath ? net.connect(this.socketPath) : net.connect({ host: this.host, port: this.port });
+        sock.setNoDelay(true);
+        const t = setTimeout(() => sock.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'ETIMEDOUT' })), o.connectTimeoutMs);
+        sock.once(o.tls ? 'secureConnect' : 'connect', () => clearTimeout(t));
+        sock.once('close', () => clearTimeout(t));
+        return sock;
+      },
+    });
+    session.on('connect', () => {
+      try {
+        session.setLocalWindowSize(o.h2.initialConnectionWindowSize);
+      } catch { /* session already closing */ }
+    });
+    const s = new H2Session(session, this, o);
+    this.sessions.push(s);
+    return s;
+  }
+
+  removeSession(s: H2Session): void {
+    const i = this.sessions.indexOf(s);
+    if (i >= 0) this.sessions.splice(i, 1);
+    if (this.state !== 'ready' && this.sessions.length === 0 && this.drained) this.drained();
+  }
+
+  request(head: UpstreamRequestHead, body: Readable | Buffer | null, handler: UpstreamResponseHandler): UpstreamRequestHandle {
+    if (this.state !== 'ready') {
+      const h: UpstreamRequestHandle = { abort: () => undefined, resume: () => undefined };
+      queueMicrotask(() => handler.onError(new UpstreamFailure('connect_failure', 'pool is draining')));
+      return h;
+    }
+    let sess: H2Session | undefined;
+    for (const s of this.sessions) {
+      if (s.hasCapacity(this.opts.h2.maxConcurrentStreams, this.opts.maxRequestsPerConnection)) {
+        sess = s;
+        break;
+      }
+    }
+    sess ??= this.connect();
+    sess.active++;
+    sess.total++;
+    this.activeRequests++;
+    const req = new H2Request(this, sess, handler);
+    req.start(head, body);
+    return req;
+  }
+
+  drain(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    this.state = 'draining';
+    return new Promise((resolve) => {
+      this.drained = () => {
+        this.state = 'closed';
+        resolve();
+      };
+      if (this.sessions.length === 0) this.drained();
+      for (const s of [...this.sessions]) s.markDraining();
+    });
+  }
+
+  async destroy(): Promise<void> {
+    this.state = 'closed';
+    for (const s of [...this.sessions]) s.session.destroy();
+    this.sessions = [];
+  }
+}
