@@ -24,6 +24,19 @@ export interface Host {
   readonly healthFlags: ReadonlySet<HealthFlag>;
   /** Requests in flight to this host (maintained by the data path via acquire/release). */
   activeRequests: number;
+  /** Plain-number counters shown by /clusters (present on every host the cluster manager creates). Pools bump the
+   *  cx_* fields; reportOutcome bumps the rq_* fields. */
+  readonly stats?: HostStats;
+}
+
+export interface HostStats {
+  cxActive: number;
+  cxTotal: number;
+  cxConnectFail: number;
+  rqTotal: number;
+  rqError: number;
+  rqSuccess: number;
+  rqTimeout: number;
 }
 
 /** Per-request inputs to the load balancer. */

@@ -1,0 +1,325 @@
+// upstream/: the runtime of one cluster built from its ClusterConfig: hosts from EDS / load_assignment / DNS /
+// original destination, the immutable PrioritySet + LoadBalancer swapped on every change, circuit breakers per
+// priority, outlier detection and active health checking. Lifecycle: initializing → active → closed.
+import dns from 'node:dns';
+import type { ClusterConfig } from '../config/cluster.js';
+import type { EndpointsConfig, LbEndpointConfig } from '../config/endpoint.js';
+import type { CircuitBreakers, Host, HostOutcome, LbContext, UpstreamCluster, UpstreamProtocol } from './types.js';
+import { UpstreamHost, hostKey, type HostInit } from './upstream-host.js';
+import { PrioritySet, localityKey } from './priority-set.js';
+import { LoadBalancer } from './load-balancer.js';
+import { ClusterCircuitBreakers } from './circuit-breakers.js';
+import { OutlierDetector } from './outlier-detector.js';
+import { HealthChecker } from './health-checker.js';
+import { realTimers, silentLogger, type TimerSource, type UpstreamLogger } from './timer-source.js';
+
+export type DnsLookup = (hostname: string, family: 0 | 4 | 6) => Promise<readonly { address: string; family: number }[]>;
+
+export const defaultDnsLookup: DnsLookup = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
+
+export interface ClusterDeps {
+  readonly timers?: TimerSource;
+  readonly logger?: UpstreamLogger;
+  readonly random?: () => number;
+  readonly dnsLookup?: DnsLookup;
+}
+
+export type ClusterState = 'initializing' | 'active' | 'closed';
+
+export interface ClusterStats {
+  /** Requests reported through reportOutcome. */
+  upstreamRqTotal: number;
+  upstreamRqError: number;
+  /** chooseHost returned null. */
+  noHealthyHost: number;
+  dropOverload: number;
+  membershipChanges: number;
+}
+
+export class ClusterRuntime implements UpstreamCluster {
+  readonly name: string;
+  readonly protocol: UpstreamProtocol;
+  state: ClusterState = 'initializing';
+  readonly stats: ClusterStats = { upstreamRqTotal: 0, upstreamRqError: 0, noHealthyHost: 0, dropOverload: 0, membershipChanges: 0 };
+  readonly outlier: OutlierDetector | null;
+  readonly healthChecker: HealthChecker | null;
+  /** Endpoints last applied (EDS resource or load_assignment). */
+  endpoints: EndpointsConfig | null = null;
+  private set: PrioritySet;
+  private lb: LoadBalancer;
+  private hostList: UpstreamHost[] = [];
+  private readonly cbs: [ClusterCircuitBreakers, ClusterCircuitBreakers];
+  private readonly timers: TimerSource;
+  private readonly logger: UpstreamLogger;
+  private readonly random: () => number;
+  private readonly dnsLookup: DnsLookup;
+  private dnsTimer: unknown = null;
+  private odTimer: unknown = null;
+  private readonly odLastUsed = new Map<UpstreamHost, number>();
+  private hadTraffic = false;
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(readonly config: ClusterConfig, deps: ClusterDeps = {}) {
+    this.name = config.name;
+    this.protocol = config.http.protocol === 'downstream' ? 'auto' : config.http.protocol;
+    this.timers = deps.timers ?? realTimers;
+    this.logger = deps.logger ?? silentLogger;
+    this.random = deps.random ?? Math.random;
+    this.dnsLookup = deps.dnsLookup ?? defaultDnsLookup;
+    this.cbs = [new ClusterCircuitBreakers(config.circuitBreakers[0]), new ClusterCircuitBreakers(config.circuitBreakers[1])];
+    this.outlier = config.outlierDetection
+      ? new OutlierDetector(config.outlierDetection, { timers: this.timers, logger: this.logger, random: this.random, clusterName: this.name, onChange: () => this.rebuild() })
+      : null;
+    const hc = config.healthChecks[0];
+    this.healthChecker = hc
+      ? new HealthChecker(hc, {
+          clusterName: this.name, timers: this.timers, logger: this.logger, random: this.random, tls: config.tls,
+          hasTraffic: () => this.hadTraffic, onChange: () => this.rebuild(), onSuccess: (h) => this.outlier?.onActiveHealthCheckSuccess(h),
+        })
+      : null;
+    this.set = this.makeSet();
+    this.lb = this.makeLb();
+  }
+
+  /** Starts timers and the first resolution. STATIC/load_assignment and ORIGINAL_DST clusters are active at once. */
+  start(): void {
+    this.outlier?.start();
+    this.healthChecker?.start();
+    const c = this.config;
+    if (c.type === 'STATIC') {
+      this.setEndpoints(c.loadAssignment);
+    } else if (c.type === 'ORIGINAL_DST') {
+      this.markActive();
+      this.scheduleOdCleanup();
+    } else if (c.type === 'STRICT_DNS' || c.type === 'LOGICAL_DNS') {
+      void this.resolveDns();
+    }
+  }
+
+  /** Resolves when the cluster has its first host set (EDS arrived, DNS resolved). */
+  ready(): Promise<void> {
+    if (this.state !== 'initializing') return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  close(): void {
+    this.state = 'closed';
+    this.outlier?.stop();
+    this.healthChecker?.stop();
+    if (this.dnsTimer !== null) this.timers.clearTimeout(this.dnsTimer);
+    if (this.odTimer !== null) this.timers.clearTimeout(this.odTimer);
+    this.dnsTimer = this.odTimer = null;
+    this.markActive();
+  }
+
+  private markActive(): void {
+    if (this.state === 'initializing') this.state = 'active';
+    const w = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const r of w) r();
+  }
+
+  /** Applies an EDS update (or the load_assignment): hosts with the same identity keep their state. */
+  setEndpoints(e: EndpointsConfig | null): void {
+    this.endpoints = e;
+    const inits: HostInit[] = [];
+    if (e) {
+      for (const l of e.localities) for (const ep of l.endpoints) inits.push(this.hostInit(ep, l.priority, l.locality));
+    }
+    this.updateHosts(inits);
+    this.markActive();
+  }
+
+  private hostInit(ep: LbEndpointConfig, priority: number, locality: HostInit['locality'], resolved?: string): HostInit {
+    return {
+      address: resolved ?? ep.address.address, port: ep.address.port, pipe: ep.address.pipe,
+      hostname: ep.hostname || (resolved ? ep.address.address : ''), weight: ep.weight, priority, locality, metadata: ep.metadata,
+      edsHealth: ep.healthStatus, healthCheckPort: ep.healthCheckPort, createdAt: this.timers.now(),
+    };
+  }
+
+  private updateHosts(inits: readonly HostInit[]): void {
+    const old = new Map(this.hostList.map((h) => [h.key, h]));
+    const next: UpstreamHost[] = [];
+    const seen = new Set<string>();
+    for (const i of inits) {
+      const k = hostKey(i.address, i.port, i.pipe);
+      if (seen.has(k)) continue; // duplicates: first wins (as Envoy)
+      seen.add(k);
+      const prev = old.get(k);
+      if (prev && prev.sameAs(i)) {
+        prev.applyEdsHealth(i.edsHealth);
+        next.push(prev);
+      } else {
+        const h = new UpstreamHost(prev ? { ...i, createdAt: prev.createdAt } : i);
+        if (prev) for (const f of prev.healthFlags) if (f === 'failed_outlier_check' || f === 'failed_active_hc') h.healthFlags.add(f);
+        next.push(h);
+      }
+    }
+    this.hostList = next;
+    this.stats.membershipChanges++;
+    this.outlier?.setHosts(next);
+    this.healthChecker?.setHosts(next);
+    this.rebuild();
+  }
+
+  private makeSet(): PrioritySet {
+    const e = this.endpoints;
+    const weights = new Map<string, number>();
+    if (e) for (const l of e.localities) weights.set(`${l.priority}|${localityKey(l.locality)}`, l.weight);
+    return new PrioritySet(this.hostList, {
+      overprovisioningFactor: e?.overprovisioningFactor ?? 140,
+      healthyPanicThreshold: this.config.commonLb.healthyPanicThreshold,
+      weightedPriorityHealth: e?.weightedPriorityHealth ?? false,
+      localityWeights: weights,
+    });
+  }
+
+  private makeLb(): LoadBalancer {
+    return new LoadBalancer(this.set, {
+      policy: this.config.lbPolicy,
+      localityWeighted: this.config.commonLb.localityWeighted,
+      slowStart: this.config.commonLb.slowStart,
+      overprovisioningFactor: this.endpoints?.overprovisioningFactor ?? 140,
+      random: this.random,
+      now: () => this.timers.now(),
+    });
+  }
+
+  /** Rebuilds the immutable host set and balancer (after membership or health changes). */
+  rebuild(): void {
+    this.set = this.makeSet();
+    this.lb = this.makeLb();
+  }
+
+  get prioritySet(): PrioritySet {
+    return this.set;
+  }
+
+  chooseHost(ctx: LbContext): UpstreamHost | null {
+    this.hadTraffic = true;
+    if (this.config.type === 'ORIGINAL_DST') return this.originalDstHost(ctx);
+    const h = this.lb.chooseHost(ctx);
+    if (!h) this.stats.noHealthyHost++;
+    return h;
+  }
+
+  hosts(): readonly UpstreamHost[] {
+    return this.hostList;
+  }
+
+  breakers(priority: number): CircuitBreakers {
+    return this.cbs[priority > 0 ? 1 : 0];
+  }
+
+  /** The concrete breakers (for /clusters and stats). */
+  breakerObjects(): readonly [ClusterCircuitBreakers, ClusterCircuitBreakers] {
+    return this.cbs;
+  }
+
+  reportOutcome(host: Host, outcome: HostOutcome): void {
+    const h = host as UpstreamHost;
+    const s = h.stats;
+    this.stats.upstreamRqTotal++;
+    if (s) {
+      s.rqTotal++;
+      const failed = outcome.kind === 'http' ? outcome.status >= 500 : outcome.kind !== 'success_local';
+      if (outcome.kind === 'timeout') s.rqTimeout++;
+      if (failed) {
+        s.rqError++;
+        this.stats.upstreamRqError++;
+      } else if (outcome.kind === 'http') s.rqSuccess++;
+      else s.rqTotal--; // a connect success is not a request
+    }
+    if (this.odLastUsed.has(h)) this.odLastUsed.set(h, this.timers.now());
+    this.outlier?.report(h, outcome);
+  }
+
+  shouldDrop(): boolean {
+    const d = this.endpoints?.dropOverloads[0];
+    if (!d || d.ppm <= 0) return false;
+    if (this.random() * 1_000_000 < d.ppm) {
+      this.stats.dropOverload++;
+      return true;
+    }
+    return false;
+  }
+
+  // ---- ORIGINAL_DST ----------------------------------------------------------------------------------------
+
+  private originalDstHost(ctx: LbContext): UpstreamHost | null {
+    const dst = ctx.originalDestination;
+    if (!dst) {
+      this.stats.noHealthyHost++;
+      return null;
+    }
+    const existing = this.set.byKey.get(dst);
+    if (existing) {
+      this.odLastUsed.set(existing, this.timers.now());
+      return existing;
+    }
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(dst);
+    if (!m) {
+      this.stats.noHealthyHost++;
+      return null;
+    }
+    const h = new UpstreamHost({ address: m[1], port: Number(m[2]), hostname: '', weight: 1, priority: 0, locality: {}, metadata: {}, edsHealth: 'UNKNOWN', createdAt: this.timers.now() });
+    this.hostList = [...this.hostList, h];
+    this.odLastUsed.set(h, this.timers.now());
+    this.outlier?.setHosts(this.hostList);
+    this.rebuild();
+    return h;
+  }
+
+  private scheduleOdCleanup(): void {
+    const interval = this.config.originalDst?.cleanupIntervalMs ?? 5000;
+    this.odTimer = this.timers.setTimeout(() => {
+      const now = this.timers.now();
+      const keep = this.hostList.filter((h) => h.activeRequests > 0 || now - (this.odLastUsed.get(h) ?? 0) < interval);
+      if (keep.length !== this.hostList.length) {
+        for (const h of this.hostList) if (!keep.includes(h)) this.odLastUsed.delete(h);
+        this.hostList = keep;
+        this.outlier?.setHosts(keep);
+        this.rebuild();
+      }
+      if (this.state !== 'closed') this.scheduleOdCleanup();
+    }, interval);
+  }
+
+  // ---- DNS -------------------------------------------------------------------------------------------------
+
+  private async resolveDns(): Promise<void> {
+    const c = this.config;
+    const la = c.loadAssignment;
+    if (!la) return;
+    const family = c.dnsLookupFamily === 'V4_ONLY' ? 4 : c.dnsLookupFamily === 'V6_ONLY' ? 6 : 0;
+    const inits: HostInit[] = [];
+    let failed = false;
+    for (const l of la.localities) {
+      for (const ep of l.endpoints) {
+        if (ep.address.pipe) {
+          inits.push(this.hostInit(ep, l.priority, l.locality));
+          continue;
+        }
+        try {
+          let addrs = await this.dnsLookup(ep.address.address, family);
+          if (c.dnsLookupFamily === 'V4_PREFERRED' && addrs.some((a) => a.family === 4)) addrs = addrs.filter((a) => a.family === 4);
+          if (c.type === 'LOGICAL_DNS') addrs = addrs.slice(0, 1);
+          for (const a of addrs) inits.push(this.hostInit(ep, l.priority, l.locality, a.address));
+        } catch (e) {
+          failed = true;
+          this.logger.warn({ cluster: this.name, host: ep.address.address, err: (e as Error).message }, 'DNS resolution failed');
+        }
+      }
+    }
+    if (this.state === 'closed') return;
+    // On failure keep the last good hosts (Envoy keeps them until a resolution succeeds).
+    if (!failed || this.hostList.length === 0) {
+      this.endpoints = la;
+      const changed = inits.length !== this.hostList.length || inits.some((i, idx) => this.hostList[idx]?.key !== hostKey(i.address, i.port, i.pipe));
+      if (changed || this.state === 'initializing') this.updateHosts(inits);
+    }
+    this.markActive();
+    this.dnsTimer = this.timers.setTimeout(() => void this.resolveDns(), c.dnsRefreshRateMs);
+  }
+}
