@@ -395,7 +395,9 @@ export class ConfigStore {
         next.set(tr.name, old);
         continue;
       }
-      const entry: ResourceEntry<any> = deepFreeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
+      // The raw canonical form is plain data and frozen deeply; the translated value belongs to its translator
+      // (readonly by contract; it may hold compiled objects such as RE2 instances, so it is not frozen here).
+      const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: deepFreeze(tr.raw), lastUpdated: nowMs, isStatic });
       next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmTimer: null, pendingEffects: [] });
       (old ? changed : added).push(tr.name);
     }
