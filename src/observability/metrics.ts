@@ -1,0 +1,238 @@
+// observability/: the one metrics registry (prom-client) and helpers that create Envoy-named series. A stat is
+// declared by its Envoy name with tag segments in braces — `cluster.{envoy_cluster_name}.upstream_rq_total` — which
+// gives the Prometheus series `envoy_cluster_upstream_rq_total{envoy_cluster_name="…"}` for /stats/prometheus and
+// the dotted name `cluster.<name>.upstream_rq_total` for /stats. Children are bound at config time (bind*()), never
+// looked up per request.
+import { Counter, Gauge, Histogram, Registry, type CounterConfiguration } from 'prom-client';
+
+/** Envoy's default histogram buckets (ms). */
+export const ENVOY_BUCKETS_MS: readonly number[] = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
+export interface StatDef {
+  /** Envoy stat name; `{label}` segments become Prometheus labels (tag extraction). */
+  readonly stat: string;
+  readonly help: string;
+}
+
+interface ParsedStat {
+  readonly promName: string;
+  readonly labels: string[];
+  readonly template: string;
+}
+
+/** `cluster.{envoy_cluster_name}.upstream_rq_total` → `envoy_cluster_upstream_rq_total` + [envoy_cluster_name]. */
+export function parseStatName(stat: string): ParsedStat {
+  const labels: string[] = [];
+  const stripped = stat
+    .split('.')
+    .filter((seg) => {
+      const m = /^\{([a-zA-Z_][a-zA-Z0-9_]*)\}$/.exec(seg);
+      if (m) labels.push(m[1]);
+      return !m;
+    })
+    .join('.');
+  return { promName: `envoy_${stripped.replace(/[^a-zA-Z0-9_]/g, '_')}`, labels, template: stat };
+}
+
+export type LabelValues = Readonly<Record<string, string>>;
+
+/** A counter child bound to fixed labels. */
+export interface BoundCounter {
+  inc(n?: number): void;
+}
+export interface BoundGauge {
+  set(v: number): void;
+  inc(n?: number): void;
+  dec(n?: number): void;
+}
+export interface BoundHistogram {
+  observe(v: number): void;
+}
+
+export interface StatsQuery {
+  /** Keep only stats whose Envoy name this accepts (`?filter=` regex). */
+  readonly filter?: (name: string) => boolean;
+  /** `?usedonly`: skip counters/gauges that are zero and histograms without samples. */
+  readonly usedOnly?: boolean;
+}
+
+export interface StatValue {
+  readonly name: string;
+  readonly value: number | string;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly templates = new Map<string, ParsedStat>();
+
+  private declare(def: StatDef): ParsedStat {
+    const p = parseStatName(def.stat);
+    const prev = this.templates.get(p.promName);
+    if (prev && prev.template !== def.stat) throw new Error(`metric ${p.promName} already declared as ${prev.template}`);
+    this.templates.set(p.promName, p);
+    return p;
+  }
+
+  /** Declares (or returns the already declared) counter for an Envoy stat. */
+  counter(def: StatDef): Counter<string> {
+    const p = this.declare(def);
+    const existing = this.registry.getSingleMetric(p.promName);
+    if (existing) return existing as Counter<string>;
+    const cfg: CounterConfiguration<string> = { name: p.promName, help: def.help, labelNames: p.labels, registers: [this.registry] };
+    return new Counter(cfg);
+  }
+
+  /** Declares a gauge; `collect` (if given) refreshes it at scrape time. */
+  gauge(def: StatDef, collect?: (g: Gauge<string>) => void): Gauge<string> {
+    const p = this.declare(def);
+    const existing = this.registry.getSingleMetric(p.promName);
+    if (existing) return existing as Gauge<string>;
+    return new Gauge({
+      name: p.promName,
+      help: def.help,
+      labelNames: p.labels,
+      registers: [this.registry],
+      ...(collect ? { collect(this: Gauge<string>) { collect(this); } } : {}),
+    });
+  }
+
+  histogram(def: StatDef, buckets: readonly number[] = ENVOY_BUCKETS_MS): Histogram<string> {
+    const p = this.declare(def);
+    const existing = this.registry.getSingleMetric(p.promName);
+    if (existing) return existing as Histogram<string>;
+    return new Histogram({ name: p.promName, help: def.help, labelNames: p.labels, buckets: [...buckets], registers: [this.registry] });
+  }
+
+  /** Prometheus text exposition (0.0.4) for /stats/prometheus. */
+  prometheusText(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get prometheusContentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every stat under its Envoy dotted name, sorted (counters and gauges; histograms as count/sum summaries). */
+  async stats(query: StatsQuery = {}): Promise<StatValue[]> {
+    const out: StatValue[] = [];
+    const hist: StatValue[] = [];
+    for (const m of await this.registry.getMetricsAsJSON()) {
+      const p = this.templates.get(m.name) ?? { promName: m.name, labels: [], template: m.name };
+      if (m.type === ('histogram' as unknown as typeof m.type)) {
+        const counts = new Map<string, { labels: Record<string, string | number>; count: number; sum: number }>();
+        for (const v of m.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
+          if (!v.metricName || v.metricName.endsWith('_bucket')) continue;
+          const { le: _le, ...labels } = v.labels;
+          const key = JSON.stringify(labels);
+          const e = counts.get(key) ?? { labels, count: 0, sum: 0 };
+          if (v.metricName.endsWith('_count')) e.count = v.value;
+          else e.sum = v.value;
+          counts.set(key, e);
+        }
+        for (const e of counts.values()) {
+          const name = renderStatName(p, e.labels);
+          if (query.filter && !query.filter(name)) continue;
+          if (query.usedOnly && e.count === 0) continue;
+          hist.push({ name, value: e.count === 0 ? 'No recorded values' : `count=${e.count} sum=${e.sum}` });
+        }
+        continue;
+      }
+      for (const v of m.values as { value: number; labels: Record<string, string | number> }[]) {
+        const name = renderStatName(p, v.labels);
+        if (query.filter && !query.filter(name)) continue;
+        if (query.usedOnly && v.value === 0) continue;
+        out.push({ name, value: v.value });
+      }
+    }
+    const byName = (a: StatValue, b: StatValue): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    return [...out.sort(byName), ...hist.sort(byName)];
+  }
+
+  /** /stats text: one `name: value` line per stat. */
+  async statsText(query: StatsQuery = {}): Promise<string> {
+    return (await this.stats(query)).map((s) => `${s.name}: ${s.value}\n`).join('');
+  }
+}
+
+function renderStatName(p: ParsedStat, labels: Record<string, string | number>): string {
+  let used = 0;
+  const name = p.template.replace(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g, (_m, l: string) => {
+    used++;
+    return labels[l] === undefined ? '' : String(labels[l]);
+  });
+  if (p.labels.length > 0 || used > 0) return name;
+  // Declared outside this helper (plain prom-client metric): show it with its labels.
+  const extra = Object.entries(labels);
+  return extra.length ? `${name}{${extra.map(([k, v]) => `${k}="${v}"`).join(',')}}` : name;
+}
+
+export function bindCounter(c: Counter<string>, labels: LabelValues = {}): BoundCounter {
+  return Object.keys(labels).length ? c.labels(labels) : c;
+}
+export function bindGauge(g: Gauge<string>, labels: LabelValues = {}): BoundGauge {
+  return Object.keys(labels).length ? g.labels(labels) : g;
+}
+export function bindHistogram(h: Histogram<string>, labels: LabelValues = {}): BoundHistogram {
+  return Object.keys(labels).length ? h.labels(labels) : h;
+}
+
+/** Envoy's server.state values. */
+export const SERVER_STATE_VALUE = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 } as const;
+
+/** Per-subscription update counters (Envoy `cluster_manager.cds.*`, `listener_manager.lds.*`). */
+export interface XdsUpdateStats {
+  readonly attempt: BoundCounter;
+  readonly success: BoundCounter;
+  readonly rejected: BoundCounter;
+  readonly failure: BoundCounter;
+  /** update_time (epoch ms of the last accepted update). */
+  readonly updateTime: BoundGauge;
+}
+
+/** The server-level series every deployment has, bound once. */
+export interface CoreMetrics {
+  readonly controlPlaneConnectedState: BoundGauge;
+  readonly cds: XdsUpdateStats;
+  readonly lds: XdsUpdateStats;
+  readonly serverState: BoundGauge;
+  readonly serverLive: BoundGauge;
+  readonly serverUptime: BoundGauge;
+  readonly serverConcurrency: BoundGauge;
+  readonly workersStarted: BoundGauge;
+}
+
+function updateStats(m: Metrics, prefix: string, what: string): XdsUpdateStats {
+  return {
+    attempt: bindCounter(m.counter({ stat: `${prefix}.update_attempt`, help: `Total ${what} API fetches attempted` })),
+    success: bindCounter(m.counter({ stat: `${prefix}.update_success`, help: `Total ${what} API fetches completed successfully` })),
+    rejected: bindCounter(m.counter({ stat: `${prefix}.update_rejected`, help: `Total ${what} API fetches that failed because of schema/validation errors` })),
+    failure: bindCounter(m.counter({ stat: `${prefix}.update_failure`, help: `Total ${what} API fetches that failed because of network errors` })),
+    updateTime: bindGauge(m.gauge({ stat: `${prefix}.update_time`, help: `Timestamp of the last successful ${what} API fetch (epoch ms)` })),
+  };
+}
+
+export interface CoreMetricsOptions {
+  /** Process start (epoch ms) for server.uptime; default now. */
+  readonly startTime?: number;
+  readonly concurrency?: number;
+  readonly now?: () => number;
+}
+
+export function createCoreMetrics(m: Metrics, opts: CoreMetricsOptions = {}): CoreMetrics {
+  const start = opts.startTime ?? Date.now();
+  const now = opts.now ?? Date.now;
+  const state = bindGauge(m.gauge({ stat: 'server.state', help: 'Current state of the server (0 LIVE, 1 DRAINING, 2 PRE_INITIALIZING, 3 INITIALIZING)' }));
+  state.set(SERVER_STATE_VALUE.PRE_INITIALIZING);
+  const concurrency = bindGauge(m.gauge({ stat: 'server.concurrency', help: 'Number of worker threads' }));
+  concurrency.set(opts.concurrency ?? 1);
+  return {
+    controlPlaneConnectedState: bindGauge(m.gauge({ stat: 'control_plane.connected_state', help: 'Whether meshlet is connected to a management server (1) or not (0)' })),
+    cds: updateStats(m, 'cluster_manager.cds', 'CDS'),
+    lds: updateStats(m, 'listener_manager.lds', 'LDS'),
+    serverState: state,
+    serverLive: bindGauge(m.gauge({ stat: 'server.live', help: '1 if the server is not draining, 0 otherwise' })),
+    serverUptime: bindGauge(m.gauge({ stat: 'server.uptime', help: 'Current server uptime in seconds' }, (g) => g.set(Math.floor((now() - start) / 1000)))),
+    serverConcurrency: concurrency,
+    workersStarted: bindGauge(m.gauge({ stat: 'listener_manager.workers_started', help: '1 once the listeners are serving' })),
+  };
+}
