@@ -216,6 +216,23 @@ export class ConfigStore {
     return this.rejectedByType.get(typeUrl);
   }
 
+  /** Listeners/clusters accepted but not yet published (config_dump's warming_state). */
+  warmingResources(typeUrl: XdsTypeUrl): { name: string; version: string; raw: Readonly<Record<string, unknown>>; lastUpdated: number }[] {
+    const out: { name: string; version: string; raw: Readonly<Record<string, unknown>>; lastUpdated: number }[] = [];
+    const act = this.active.get(typeUrl);
+    for (const [name, s] of this.accepted.get(typeUrl) ?? []) {
+      if (act && act.get(name) !== s) out.push({ name, version: s.entry.version, raw: s.entry.raw, lastUpdated: s.entry.lastUpdated });
+    }
+    return out;
+  }
+
+  /** Resources of the last rejected update of a type, one per failed resource (config_dump's error_state). */
+  rejectedResources(typeUrl: XdsTypeUrl): { name: string; raw: Readonly<Record<string, unknown>>; lastUpdateAttempt: number; details: string; version: string }[] {
+    const r = this.rejectedByType.get(typeUrl);
+    if (!r) return [];
+    return r.failed.map((f) => ({ name: f.name, raw: f.raw ?? {}, lastUpdateAttempt: r.time, details: r.message, version: r.version }));
+  }
+
   readiness(): ReadinessFacts {
     const warming = (t: XdsTypeUrl): string[] => {
       const out: string[] = [];
