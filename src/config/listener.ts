@@ -1,6 +1,8 @@
 // config/: internal, readonly form of envoy.config.listener.v3.Listener (filled in by xds/resource-types/listener.ts).
 // OWNER: data-plane slice (listener + HCM + tcp_proxy). Plain data (no behaviour); listener/ builds runtime listeners.
 import type { HttpConnectionManagerConfig } from './http-connection-manager.js';
+import type { FilterChainMatch } from './filter-chain-match.js';
+import type { TcpProxyConfig } from './tcp-proxy.js';
 
 export interface SocketAddress {
   readonly address: string;
@@ -31,15 +33,14 @@ export interface DownstreamTlsConfig {
 
 export type NetworkFilterConfig =
   | { readonly kind: 'http_connection_manager'; readonly name: string; readonly config: HttpConnectionManagerConfig }
-  /** tcp_proxy: `config` is the L4 slice's TcpProxyConfig (config/tcp-proxy.ts). */
-  | { readonly kind: 'tcp_proxy'; readonly name: string; readonly config: unknown }
+  | { readonly kind: 'tcp_proxy'; readonly name: string; readonly config: TcpProxyConfig }
   | { readonly kind: 'sni_cluster'; readonly name: string };
 
 export interface FilterChainConfig {
   /** filter chain name ('' when unnamed). */
   readonly name: string;
-  /** The L4 slice's translated FilterChainMatch (config/filter-chain-match.ts), or null for "match all". */
-  readonly match: unknown;
+  /** Translated filter_chain_match (MATCH_ANY when absent). */
+  readonly match: FilterChainMatch;
   /** Canonical filter_chain_match as received (for explain and config_dump). */
   readonly matchRaw: Readonly<Record<string, unknown>> | null;
   readonly filters: readonly NetworkFilterConfig[];

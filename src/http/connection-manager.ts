@@ -186,6 +186,7 @@ export class HttpConnectionManager {
       this.dispatch(socket, isH2);
     };
     socket.on('data', onData);
+    socket.resume();
   }
 
   private dispatch(socket: Duplex, h2: boolean): void {

@@ -5,39 +5,37 @@ import { H1Pool } from './h1-pool.js';
 import { H2Pool } from './h2-pool.js';
 import { DEFAULT_POOL_OPTIONS } from './upstream-pool.js';
 import type { PoolOptions, UpstreamPool, UpstreamTlsOptions } from './upstream-pool.js';
+import type { ClusterConfig } from '../../config/cluster.js';
 
-/** Reads pool settings from a cluster config (fields the cluster slice provides; defaults otherwise). */
+/** Pool settings from the cluster config (connect timeout, TLS context, HTTP protocol options). */
 export function poolOptionsFromCluster(cluster: UpstreamCluster): PoolOptions {
-  const c = cluster.config as unknown as Record<string, unknown>;
-  const n = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-  const h2 = (c.http2 ?? c.http2Options ?? {}) as Record<string, unknown>;
-  const tls = (c.tls ?? c.upstreamTls ?? null) as UpstreamTlsOptions | null;
+  const c = cluster.config as Partial<ClusterConfig>;
+  const h = c.http;
+  const t = c.tls ?? null;
+  const tls: UpstreamTlsOptions | null = t ? {
+    sni: t.sni,
+    alpn: t.alpn,
+    ca: t.trustedCa,
+    sanMatchers: t.sanMatchers,
+    certChain: t.certificateChain,
+    privateKey: t.privateKey,
+    minVersion: t.minVersion,
+    maxVersion: t.maxVersion,
+  } : null;
+  const d = DEFAULT_POOL_OPTIONS;
   return {
-    connectTimeoutMs: n(c.connectTimeoutMs, 5000),
-    tls: tls && typeof tls === 'object' ? normaliseTls(tls) : null,
-    maxRequestsPerConnection: n(c.maxRequestsPerConnection, 0),
-    idleTimeoutMs: n(c.idleTimeoutMs, 3_600_000),
-    maxConnections: DEFAULT_POOL_OPTIONS.maxConnections,
+    connectTimeoutMs: c.connectTimeoutMs ?? d.connectTimeoutMs,
+    tls,
+    maxRequestsPerConnection: h?.maxRequestsPerConnection ?? 0,
+    idleTimeoutMs: h?.idleTimeoutMs ?? d.idleTimeoutMs,
+    maxConnections: d.maxConnections,
     h2: {
-      maxConcurrentStreams: n(h2.maxConcurrentStreams, DEFAULT_POOL_OPTIONS.h2.maxConcurrentStreams),
-      initialStreamWindowSize: n(h2.initialStreamWindowSize, DEFAULT_POOL_OPTIONS.h2.initialStreamWindowSize),
-      initialConnectionWindowSize: n(h2.initialConnectionWindowSize, DEFAULT_POOL_OPTIONS.h2.initialConnectionWindowSize),
-      keepaliveIntervalMs: n(h2.keepaliveIntervalMs, 0),
-      keepaliveTimeoutMs: n(h2.keepaliveTimeoutMs, 20_000),
+      maxConcurrentStreams: Math.min(h?.h2MaxConcurrentStreams ?? d.h2.maxConcurrentStreams, 2 ** 31 - 1),
+      initialStreamWindowSize: Math.min(h?.h2InitialStreamWindowSize ?? d.h2.initialStreamWindowSize, 2 ** 31 - 1),
+      initialConnectionWindowSize: Math.min(h?.h2InitialConnectionWindowSize ?? d.h2.initialConnectionWindowSize, 2 ** 31 - 1),
+      keepaliveIntervalMs: h?.h2KeepaliveIntervalMs ?? 0,
+      keepaliveTimeoutMs: h?.h2KeepaliveTimeoutMs || d.h2.keepaliveTimeoutMs,
     },
-  };
-}
-
-function normaliseTls(t: Partial<UpstreamTlsOptions>): UpstreamTlsOptions {
-  return {
-    sni: t.sni ?? '',
-    alpn: t.alpn ?? [],
-    ca: t.ca ?? null,
-    matchSubjectAltNames: t.matchSubjectAltNames ?? [],
-    certChain: t.certChain ?? null,
-    privateKey: t.privateKey ?? null,
-    minVersion: t.minVersion ?? null,
-    maxVersion: t.maxVersion ?? null,
   };
 }
 

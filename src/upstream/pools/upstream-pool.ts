@@ -3,6 +3,7 @@
 // callbacks with backpressure, and can be cancelled at any time.
 import type { Readable, Duplex } from 'node:stream';
 import type { HeaderMap } from '../../common/headers.js';
+import type { SanMatcher } from '../../config/cluster.js';
 
 export interface UpstreamRequestHead {
   readonly method: string;
@@ -69,8 +70,8 @@ export interface UpstreamTlsOptions {
   readonly alpn: readonly string[];
   /** PEM CA bundle; null = no verification (Envoy without validation_context does not verify). */
   readonly ca: string | null;
-  /** Accepted subject alt names (exact, lower-case); empty = any the CA vouches for. */
-  readonly matchSubjectAltNames: readonly string[];
+  /** SAN matchers (any must match); empty = any certificate the CA vouches for. */
+  readonly sanMatchers: readonly SanMatcher[];
   readonly certChain: string | null;
   readonly privateKey: string | null;
   readonly minVersion?: string | null;

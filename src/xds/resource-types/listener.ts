@@ -12,6 +12,10 @@ import type {
   SocketAddress, TlsCertificate,
 } from '../../config/listener.js';
 import { HCM_TYPE_URL, rejectUnknownFields, translateHttpConnectionManager } from './http-connection-manager.js';
+import { checkFilterChainMatchesUnique, rejectFilterChainMatcher, translateFilterChainMatch } from './filter-chain-match.js';
+import { translateSniCluster, translateTcpProxy } from './tcp-proxy.js';
+import type { FilterChainMatch } from '../../config/filter-chain-match.js';
+import type { TcpProxyConfig } from '../../config/tcp-proxy.js';
 import type { InlineRouteTranslator } from './http-connection-manager.js';
 
 const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
@@ -35,18 +39,21 @@ const LISTENER_FIELDS = new Set([
   'per_connection_buffer_limit_bytes', 'metadata', 'drain_type', 'listener_filters', 'listener_filters_timeout',
   'continue_on_listener_filters_timeout', 'traffic_direction', 'connection_balance_config', 'bind_to_port',
   'tcp_backlog_size', 'reuse_port', 'enable_reuse_port', 'ignore_global_conn_limit', 'transparent', 'freebind',
-  'access_log', 'socket_options',
+  'access_log', 'socket_options', 'filter_chain_matcher',
 ]);
 
 /** The L4 slice's filter_chain_match translator; `null` result = match everything. */
-export type FilterChainMatchTranslator = (raw: Canonical, issues: Issues) => unknown;
+export type FilterChainMatchTranslator = (raw: Canonical | undefined, issues: Issues) => FilterChainMatch;
 /** The L4 slice's tcp_proxy translator. */
-export type TcpProxyTranslator = (raw: Canonical, issues: Issues, ctx: TranslateContext) => unknown;
+export type TcpProxyTranslator = (raw: Canonical, issues: Issues, ctx: TranslateContext) => TcpProxyConfig;
 
 export interface ListenerTranslators {
   readonly filterChainMatch?: FilterChainMatchTranslator;
   readonly tcpProxy?: TcpProxyTranslator;
   readonly inlineRoutes?: InlineRouteTranslator;
+  readonly sniCluster?: (raw: Canonical, issues: Issues) => void;
+  /** Reports overlapping filter_chain_match rules (issues at filter_chains). */
+  readonly checkUnique?: (matches: readonly FilterChainMatch[], issues: Issues) => void;
 }
 
 function obj(v: unknown): Canonical | undefined {
@@ -167,11 +174,7 @@ function translateFilterChain(raw: unknown, issues: Issues, ctx: TranslateContex
   rejectUnknownFields(fc, new Set(['filter_chain_match', 'filters', 'transport_socket', 'name', 'metadata',
     'transport_socket_connect_timeout']), issues);
   const matchRaw = obj(fc.filter_chain_match) ?? null;
-  let match: unknown = null;
-  if (matchRaw) {
-    if (tr.filterChainMatch) match = tr.filterChainMatch(matchRaw, issues.at('filter_chain_match'));
-    else match = matchRaw;
-  }
+  const match = (tr.filterChainMatch ?? translateFilterChainMatch)(matchRaw ?? undefined, issues.at('filter_chain_match'));
   const filters: NetworkFilterConfig[] = [];
   const list = Array.isArray(fc.filters) ? fc.filters : [];
   if (list.length === 0) issues.error('at least one network filter is required', 'filters');
@@ -191,10 +194,11 @@ function translateFilterChain(raw: unknown, issues: Issues, ctx: TranslateContex
       if (hcm) filters.push({ kind: 'http_connection_manager', name, config: hcm });
       if (i !== list.length - 1) fi.error('the HTTP connection manager must be the last network filter');
     } else if (type === TCP_PROXY_TYPE_URL) {
-      const cfg = tr.tcpProxy ? tr.tcpProxy(tc as Canonical, fi.at('typed_config'), ctx) : tc;
-      if (cfg) filters.push({ kind: 'tcp_proxy', name, config: cfg });
+      const cfg = (tr.tcpProxy ?? translateTcpProxy)(tc as Canonical, fi.at('typed_config'), ctx);
+      filters.push({ kind: 'tcp_proxy', name, config: cfg });
       if (i !== list.length - 1) fi.error('tcp_proxy must be the last network filter');
     } else if (type === SNI_CLUSTER_TYPE_URL) {
+      if (tr.sniCluster) tr.sniCluster(tc as Canonical, fi.at('typed_config'));
       filters.push({ kind: 'sni_cluster', name });
     } else {
       fi.error(`unknown network filter type ${type || '(none)'} (filter ${name || '(unnamed)'})`, 'typed_config');
@@ -241,6 +245,7 @@ function translateListenerFilters(list: unknown, issues: Issues): ListenerFilter
 /** Translates a canonical Listener. Never throws. */
 export function translateListener(raw: Canonical, ctx: TranslateContext, tr: ListenerTranslators = defaultTranslators): ValidationResult<ListenerConfig> {
   const issues = new Issues();
+  rejectFilterChainMatcher(raw, issues);
   rejectUnknownFields(raw, LISTENER_FIELDS, issues);
   const name = typeof raw.name === 'string' ? raw.name : '';
   if (!name) issues.error('name is required', 'name');
@@ -250,6 +255,7 @@ export function translateListener(raw: Canonical, ctx: TranslateContext, tr: Lis
     const c = translateFilterChain(fc, issues.at('filter_chains').at(i), ctx, tr);
     if (c) chains.push(c);
   });
+  if (tr.checkUnique && chains.length > 1) tr.checkUnique(chains.map((c) => c.match), issues.at('filter_chains'));
   const def = raw.default_filter_chain !== undefined ? translateFilterChain(raw.default_filter_chain, issues.at('default_filter_chain'), ctx, tr) : null;
   if (chains.length === 0 && !def) issues.error('at least one filter chain (or default_filter_chain) is required', 'filter_chains');
   const listenerFilters = translateListenerFilters(raw.listener_filters, issues.at('listener_filters'));
@@ -277,7 +283,12 @@ export function translateListener(raw: Canonical, ctx: TranslateContext, tr: Lis
 }
 
 /** Translators of the other slices, filled in as they land. */
-const defaultTranslators: ListenerTranslators = {};
+const defaultTranslators: ListenerTranslators = {
+  filterChainMatch: (raw, issues) => translateFilterChainMatch(raw, issues),
+  tcpProxy: (raw, issues) => translateTcpProxy(raw, issues),
+  sniCluster: (raw, issues) => translateSniCluster(raw, issues),
+  checkUnique: (matches, issues) => checkFilterChainMatchesUnique(matches, issues),
+};
 
 /** RDS names a listener needs before it can serve (HCMs using rds). */
 export function listenerRouteNames(l: ListenerConfig): string[] {

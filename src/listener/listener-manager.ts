@@ -1,0 +1,207 @@
+// listener/: applies listener snapshots. Keeps ONE net.Server per bound address and swaps the ActiveListener it
+// dispatches to by reference: new connections get the new config, accepted ones keep the version they started
+// with (which drains). Removed listeners stop accepting and drain. Listeners with bind_to_port: false are only
+// targets of use_original_dst hand-off. Lifecycle per binding: binding → active → draining → closed.
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
+import type { ListenerConfig } from '../config/listener.js';
+import { ActiveListener } from './listener.js';
+import type { ListenerDeps } from './listener.js';
+import { getOriginalDst } from './original-dst.js';
+
+export interface ListenerStatus {
+  readonly name: string;
+  readonly state: 'active' | 'draining';
+  readonly address: string;
+  /** Port actually bound (differs from config when port 0 was asked for). */
+  readonly boundPort: number;
+  readonly connections: number;
+}
+
+export interface ApplyResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+interface Binding {
+  readonly key: string;
+  readonly server: net.Server;
+  active: ActiveListener;
+  boundPort: number;
+}
+
+function addressKey(c: ListenerConfig): string {
+  return c.address.pipe ? `pipe:${c.address.pipe}` : `${c.address.address}:${c.address.port}`;
+}
+
+export interface ListenerManagerOptions {
+  /** How long a replaced or removed listener may drain (Envoy --drain-time-s, default 600 s; we default 30 s). */
+  readonly drainTimeMs?: number;
+}
+
+export class ListenerManager {
+  private readonly listeners = new Map<string, ActiveListener>();
+  private readonly bindings = new Map<string, Binding>();
+  /** Listener name → binding key (for bound listeners). */
+  private readonly boundBy = new Map<string, string>();
+  private readonly draining = new Set<ActiveListener>();
+  private readonly drainTimeMs: number;
+
+  constructor(private readonly deps: ListenerDeps, opts: ListenerManagerOptions = {}) {
+    this.drainTimeMs = opts.drainTimeMs ?? 30_000;
+  }
+
+  /** Applies a full set of listeners (SotW): adds, replaces (old version drains) and removes. */
+  async apply(configs: ReadonlyMap<string, ListenerConfig> | readonly ListenerConfig[]): Promise<ApplyResult[]> {
+    const want = new Map<string, ListenerConfig>();
+    for (const c of Array.isArray(configs) ? configs : [...(configs as ReadonlyMap<string, ListenerConfig>).values()]) want.set(c.name, c);
+    const results: ApplyResult[] = [];
+    for (const [name, old] of [...this.listeners]) {
+      if (!want.has(name)) await this.remove(name, old);
+    }
+    for (const [name, cfg] of want) {
+      const cur = this.listeners.get(name);
+      if (cur && (cur.config === cfg || isDeepStrictEqual(cur.config, cfg))) {
+        results.push({ name, ok: true });
+        continue;
+      }
+      try {
+        await this.addOrUpdate(cfg, cur);
+        results.push({ name, ok: true });
+      } catch (e) {
+        results.push({ name, ok: false, error: (e as Error).message });
+      }
+    }
+    return results;
+  }
+
+  private async addOrUpdate(cfg: ListenerConfig, cur: ActiveListener | undefined): Promise<void> {
+    const next = new ActiveListener(cfg, this.deps);
+    const key = addressKey(cfg);
+    const oldKey = this.boundBy.get(cfg.name);
+    if (cfg.bindToPort) {
+      let b = this.bindings.get(key);
+      if (b && oldKey !== key) throw new Error(`address ${key} is already used by listener ${b.active.name}`);
+      if (!b) {
+        b = await this.bind(key, cfg, next);
+        this.bindings.set(key, b);
+      }
+      b.active = next; // swap by reference: new connections use the new version
+      this.boundBy.set(cfg.name, key);
+    }
+    if (oldKey && oldKey !== key) this.unbind(oldKey);
+    if (oldKey && !cfg.bindToPort) this.unbind(oldKey);
+    this.listeners.set(cfg.name, next);
+    if (cur) this.retire(cur);
+  }
+
+  private bind(key: string, cfg: ListenerConfig, first: ActiveListener): Promise<Binding> {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+    const b: Binding = { key, server, active: first, boundPort: cfg.address.port };
+    server.on('connection', (s: Socket) => this.accept(b, s));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      const done = (): void => {
+        server.off('error', reject);
+        server.on('error', () => undefined);
+        const a = server.address();
+        if (a && typeof a === 'object') b.boundPort = a.port;
+        resolve(b);
+      };
+      if (cfg.address.pipe) server.listen(cfg.address.pipe, done);
+      else server.listen({ host: cfg.address.address, port: cfg.address.port, backlog: 1024 }, done);
+    });
+  }
+
+  private accept(b: Binding, socket: Socket): void {
+    const l = b.active;
+    const localAddress = socket.localAddress ?? '';
+    const localPort = socket.localPort ?? 0;
+    if (l.config.useOriginalDst) {
+      const od = getOriginalDst(socket);
+      if (od && (od.address !== localAddress || od.port !== localPort)) {
+        const target = this.findByAddress(od.address, od.port);
+        const dest = `${od.family === 6 ? `[${od.address}]` : od.address}:${od.port}`;
+        (target ?? l).handle({ socket, localAddress: od.address, localPort: od.port, originalDestination: dest });
+        return;
+      }
+    }
+    l.handle({ socket, localAddress, localPort });
+  }
+
+  /** use_original_dst hand-off target: the listener on exactly ip:port, else 0.0.0.0:port (Envoy's order). */
+  private findByAddress(ip: string, port: number): ActiveListener | undefined {
+    let wildcard: ActiveListener | undefined;
+    for (const l of this.listeners.values()) {
+      const a = l.config.address;
+      if (a.port !== port) continue;
+      if (a.address === ip) return l;
+      if ((a.address === '0.0.0.0' || a.address === '::') && !wildcard) wildcard = l;
+    }
+    return wildcard;
+  }
+
+  private retire(l: ActiveListener): void {
+    this.draining.add(l);
+    void l.drain(this.drainTimeMs).then(() => this.draining.delete(l));
+  }
+
+  private unbind(key: string): void {
+    const b = this.bindings.get(key);
+    if (!b) return;
+    this.bindings.delete(key);
+    b.server.close();
+  }
+
+  private async remove(name: string, l: ActiveListener): Promise<void> {
+    this.listeners.delete(name);
+    const key = this.boundBy.get(name);
+    this.boundBy.delete(name);
+    if (key) this.unbind(key);
+    this.retire(l);
+  }
+
+  /** Bound port of a listener (useful with port 0). */
+  boundPort(name: string): number | undefined {
+    const key = this.boundBy.get(name);
+    return key ? this.bindings.get(key)?.boundPort : undefined;
+  }
+
+  get(name: string): ActiveListener | undefined {
+    return this.listeners.get(name);
+  }
+
+  status(): ListenerStatus[] {
+    const out: ListenerStatus[] = [];
+    for (const l of this.listeners.values()) {
+      const key = this.boundBy.get(l.name);
+      out.push({ name: l.name, state: 'active', address: key ?? addressKey(l.config), boundPort: key ? this.bindings.get(key)?.boundPort ?? 0 : 0, connections: l.connections });
+    }
+    for (const l of this.draining) out.push({ name: l.name, state: 'draining', address: addressKey(l.config), boundPort: 0, connections: l.connections });
+    return out;
+  }
+
+  /** Drains everything (server shutdown / POST /drain_listeners). */
+  async drainAll(timeoutMs = this.drainTimeMs): Promise<void> {
+    for (const key of [...this.bindings.keys()]) this.unbind(key);
+    const all = [...this.listeners.values()];
+    this.listeners.clear();
+    this.boundBy.clear();
+    await Promise.all([...all.map((l) => l.drain(timeoutMs)), ...[...this.draining].map((l) => l.drain(timeoutMs))]);
+    this.draining.clear();
+  }
+
+  /** Closes everything now. */
+  async close(): Promise<void> {
+    const servers = [...this.bindings.values()].map((b) => new Promise<void>((r) => b.server.close(() => r())));
+    this.bindings.clear();
+    for (const l of this.listeners.values()) l.destroy();
+    for (const l of this.draining) l.destroy();
+    this.listeners.clear();
+    this.draining.clear();
+    this.boundBy.clear();
+    await Promise.all(servers);
+  }
+}

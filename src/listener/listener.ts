@@ -1,0 +1,228 @@
+// listener/: one listener version at runtime. Built once per accepted ListenerConfig: a filter-chain matcher over
+// per-chain runtimes (TLS context + HCM or tcp_proxy). For each accepted socket it runs the listener filters,
+// selects the chain, terminates TLS (ALPN) when the chain has a DownstreamTlsContext, and hands the connection to
+// the chain's network filter. A connection pins the ActiveListener (and so the config) it was accepted with.
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import type { FilterChainConfig, ListenerConfig, DownstreamTlsConfig } from '../config/listener.js';
+import { HttpConnectionManager } from '../http/connection-manager.js';
+import type { HttpDeps } from '../http/connection-manager.js';
+import { TcpProxy } from '../network/tcp-proxy/tcp-proxy.js';
+import { FilterChainMatcher } from './filter-chain-matcher.js';
+import { inspectConnection } from './tls-inspector.js';
+import { certificateSans } from '../upstream/transport/tls-options.js';
+
+export type ListenerState = 'active' | 'draining' | 'closed';
+
+export interface ListenerDeps extends HttpDeps {
+  /** Called when a connection matched no filter chain (flag NR) or failed its TLS handshake. */
+  readonly onConnectionRejected?: (listener: string, reason: string) => void;
+}
+
+/** Per filter chain runtime. */
+export interface ChainRuntime {
+  readonly config: FilterChainConfig;
+  readonly secureContext: tls.SecureContext | null;
+  readonly alpn: string[];
+  readonly hcm: HttpConnectionManager | null;
+  readonly tcp: TcpProxy | null;
+  readonly sniCluster: boolean;
+}
+
+/** Where a connection is really going (original destination restored by original_dst). */
+export interface AcceptedConnection {
+  readonly socket: Socket;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly originalDestination?: string;
+}
+
+export class ActiveListener {
+  state: ListenerState = 'active';
+  /** Connections accepted by this listener version and still open. */
+  connections = 0;
+  totalConnections = 0;
+  noFilterChainMatch = 0;
+  private readonly chains: ChainRuntime[];
+  private readonly defaultChain: ChainRuntime | null;
+  private readonly matcher: FilterChainMatcher<ChainRuntime>;
+  private readonly tlsInspector: boolean;
+  private readonly httpInspector: boolean;
+  private readonly sockets = new Set<Socket>();
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(readonly config: ListenerConfig, private readonly deps: ListenerDeps) {
+    const port = config.address.port;
+    this.chains = config.filterChains.map((c) => buildChain(c, deps, port));
+    this.defaultChain = config.defaultFilterChain ? buildChain(config.defaultFilterChain, deps, port) : null;
+    this.matcher = new FilterChainMatcher<ChainRuntime>(
+      this.chains.map((c) => ({ match: c.config.match, value: c })),
+      this.defaultChain ?? undefined,
+    );
+    this.tlsInspector = config.listenerFilters.some((f) => f.kind === 'tls_inspector');
+    this.httpInspector = config.listenerFilters.some((f) => f.kind === 'http_inspector');
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Takes ownership of an accepted socket. */
+  handle(conn: AcceptedConnection): void {
+    const socket = conn.socket;
+    if (this.state !== 'active') {
+      socket.destroy();
+      return;
+    }
+    this.connections++;
+    this.totalConnections++;
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.connections--;
+      this.sockets.delete(socket);
+      this.checkDrained();
+    });
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    void inspectConnection(socket, {
+      tlsInspector: this.tlsInspector,
+      httpInspector: this.httpInspector,
+      timeoutMs: this.config.listenerFiltersTimeoutMs,
+    }).then((info) => {
+      if (socket.destroyed) return;
+      if (info.timedOut && !this.config.continueOnListenerFiltersTimeout) {
+        socket.destroy();
+        return;
+      }
+      const sel = this.matcher.select({
+        localAddress: conn.localAddress,
+        localPort: conn.localPort,
+        remoteAddress: socket.remoteAddress ?? '',
+        remotePort: socket.remotePort ?? 0,
+        serverName: info.serverName,
+        transportProtocol: info.transportProtocol,
+        applicationProtocols: info.applicationProtocols,
+      });
+      if (!sel) {
+        this.noFilterChainMatch++;
+        this.deps.onConnectionRejected?.(this.config.name, 'no matching filter chain');
+        socket.destroy();
+        return;
+      }
+      this.dispatch(sel.value, conn, info.peeked, info.ended, info.serverName);
+    });
+  }
+
+  private dispatch(chain: ChainRuntime, conn: AcceptedConnection, peeked: Buffer, ended: boolean, sni: string): void {
+    const socket = conn.socket;
+    if (chain.tcp) {
+      chain.tcp.handle({
+        socket,
+        peeked,
+        ended,
+        originalDestination: conn.originalDestination,
+        clusterOverride: chain.sniCluster && sni ? sni : undefined,
+      });
+      return;
+    }
+    const hcm = chain.hcm;
+    if (!hcm) {
+      socket.destroy();
+      return;
+    }
+    if (peeked.length > 0) socket.unshift(peeked);
+    if (!chain.secureContext) {
+      hcm.handleConnection(socket, '');
+      return;
+    }
+    const tlsCfg = chain.config.tls as DownstreamTlsConfig;
+    const ts = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: chain.secureContext,
+      ALPNProtocols: chain.alpn,
+      requestCert: tlsCfg.requireClientCertificate || tlsCfg.trustedCa !== null,
+      rejectUnauthorized: tlsCfg.requireClientCertificate,
+    });
+    ts.on('error', () => socket.destroy());
+    const hsTimer = setTimeout(() => ts.destroy(), 10_000);
+    ts.once('secure', () => {
+      clearTimeout(hsTimer);
+      if (tlsCfg.matchSubjectAltNames.length > 0) {
+        const cert = ts.getPeerCertificate();
+        const sans = cert && Object.keys(cert).length ? certificateSans(cert) : [];
+        if (!tlsCfg.matchSubjectAltNames.some((s) => sans.includes(s))) {
+          ts.destroy();
+          return;
+        }
+      }
+      hcm.handleConnection(ts, typeof ts.alpnProtocol === 'string' ? ts.alpnProtocol : '');
+    });
+    ts.once('close', () => clearTimeout(hsTimer));
+    socket.resume();
+  }
+
+  /** Stop taking connections; existing ones finish (HTTP: idle closed, GOAWAY), bounded by `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    this.state = 'draining';
+    const all = [...this.chains, ...(this.defaultChain ? [this.defaultChain] : [])];
+    const hcmDrains = all.filter((c) => c.hcm).map((c) => c.hcm!.drain(timeoutMs));
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.destroy();
+        resolve();
+      }, timeoutMs);
+      t.unref();
+      this.drainWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      void Promise.all(hcmDrains).then(() => this.checkDrained());
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.state !== 'draining' || this.sockets.size > 0) return;
+    this.state = 'closed';
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  destroy(): void {
+    this.state = 'closed';
+    for (const c of [...this.chains, ...(this.defaultChain ? [this.defaultChain] : [])]) c.hcm?.destroy();
+    for (const s of this.sockets) s.destroy();
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+function buildChain(c: FilterChainConfig, deps: ListenerDeps, port: number): ChainRuntime {
+  let hcm: HttpConnectionManager | null = null;
+  let tcp: TcpProxy | null = null;
+  let sniCluster = false;
+  for (const f of c.filters) {
+    if (f.kind === 'http_connection_manager') hcm = new HttpConnectionManager(f.config, deps, port);
+    else if (f.kind === 'tcp_proxy') tcp = new TcpProxy(f.config, { clusters: deps.clusters, random: deps.random });
+    else if (f.kind === 'sni_cluster') sniCluster = true;
+  }
+  let secureContext: tls.SecureContext | null = null;
+  let alpn: string[] = [];
+  if (c.tls) {
+    const t = c.tls;
+    const cert = t.certificates[0];
+    secureContext = tls.createSecureContext({
+      cert: cert?.certChain,
+      key: cert?.privateKey,
+      ca: t.trustedCa ?? undefined,
+      minVersion: (t.minVersion ?? 'TLSv1.2') as tls.SecureVersion,
+      maxVersion: (t.maxVersion ?? undefined) as tls.SecureVersion | undefined,
+      ciphers: t.cipherSuites.length ? t.cipherSuites.join(':') : undefined,
+    });
+    alpn = t.alpn.length ? [...t.alpn] : hcm ? (hcm.config.codecType === 'HTTP1' ? ['http/1.1'] : hcm.config.codecType === 'HTTP2' ? ['h2'] : ['h2', 'http/1.1']) : [];
+  }
+  return { config: c, secureContext, alpn, hcm, tcp, sniCluster };
+}
