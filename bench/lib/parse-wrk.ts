@@ -16,7 +16,12 @@ const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60000, h
 export function parseWrkDuration(text: string): number | null {
   const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
   if (!m) return null;
-  return Number(m[1]) * UNIT_MS[m[2]];
+  return toMs(Number(m[1]), m[2]);
+}
+
+// dividing for µs keeps 412.00us exactly 0.412
+function toMs(v: number, unit: string): number {
+  return unit === 'us' ? v / 1000 : v * UNIT_MS[unit];
 }
 
 /** Parses the output of `wrk --latency`. Throws a descriptive Error when the summary lines are missing. */
@@ -35,7 +40,7 @@ export function parseWrkOutput(out: string): LoadResult {
   if (non2xx) errors += Number(non2xx[1]);
   return {
     requests: Number(total[1]),
-    durationS: Number(total[2]) * UNIT_MS[total[3]] / 1000,
+    durationS: toMs(Number(total[2]), total[3]) / 1000,
     rps: Number(rps[1]),
     p50Ms: p('50'),
     p99Ms: p('99'),

@@ -65,8 +65,11 @@ function h2(listen: number, upstream: number): void {
       const out: http2.OutgoingHttpHeaders = {};
       for (const k in h) if (!HOP.has(k)) out[k] = h[k];
       if (down.destroyed) return;
-      down.respond(out, { waitForTrailers: true });
-      down.on('wantTrailers', () => { if (trailers) down.sendTrailers(trailers); else down.close(); });
+      // only responses that can carry trailers (gRPC, or announced with a `trailer` header) wait for them
+      const ct = h['content-type'];
+      const wantTrailers = (typeof ct === 'string' && ct.startsWith('application/grpc')) || h.trailer !== undefined;
+      down.respond(out, { waitForTrailers: wantTrailers });
+      if (wantTrailers) down.on('wantTrailers', () => down.sendTrailers(trailers ?? {}));
       up.pipe(down);
     });
     up.on('trailers', (h) => { trailers = {}; for (const k in h) trailers[k] = h[k]; });
