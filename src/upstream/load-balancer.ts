@@ -301,6 +301,14 @@ export class LoadBalancer {
       host = this.pickOnce(ctx, a);
       if (!host || !prev || !prev.includes(host)) return host;
     }
+    // Still a previous host: take any other available host of the same priority, if there is one.
+    const ps = this.set.priorities[host!.priority];
+    const pool = ps.healthy.length ? ps.healthy : ps.hosts;
+    const start = Math.floor(this.opts.random() * pool.length);
+    for (let i = 0; i < pool.length; i++) {
+      const h = pool[(start + i) % pool.length];
+      if (!prev!.includes(h)) return h;
+    }
     return host;
   }
 
