@@ -144,11 +144,11 @@ export function parseArgs(argv: readonly string[]): CliFlags {
       if (i + 1 >= argv.length) throw usage(`flag --${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
       value = argv[++i];
     }
+    if (spec.kind === 'int' && !/^\d+$/.test(value)) throw usage(`invalid value "${value}" for --${name}: expected a non-negative integer`);
     const problem = spec.check?.(value);
     if (problem) throw usage(`invalid value "${value}" for --${name}: ${problem}`);
     if (!spec.key) continue;
     if (spec.kind === 'int') {
-      if (!/^\d+$/.test(value)) throw usage(`invalid value "${value}" for --${name}: expected a non-negative integer`);
       out[spec.key] = Number(value);
     } else if (spec.key === 'componentLogLevel') {
       out[spec.key] = { ...(out[spec.key] as object), ...parseComponentLevels(value)! };
