@@ -63,6 +63,8 @@ export interface FilterCallbacks {
   setDynamicMetadata(namespace: string, key: string, value: unknown): void;
   /** Request body bytes the filter manager buffered for this filter (only when the filter asked for it). */
   readonly bufferedRequestBody: Buffer | null;
+  /** True when the request body was longer than what was buffered. */
+  readonly requestBodyTruncated?: boolean;
 }
 
 /** Per-stream instance. Every hook is optional. */
@@ -86,6 +88,10 @@ export interface HttpFilterFactory {
   readonly name: string;
   /** A new instance for a stream, or null when this filter has nothing to do (e.g. disabled). */
   create(): HttpFilter | null;
+  /** Request-body bytes to buffer before decodeHeaders for this filter (ext_authz with_request_body); 0/absent = none. */
+  readonly bufferRequestBodyBytes?: number;
+  /** Release what the factory holds (e.g. ext_authz gRPC channels) when its config is replaced. */
+  dispose?(): void;
 }
 
 export interface FilterDeps {
@@ -93,7 +99,34 @@ export interface FilterDeps {
   readonly nodeCluster: string;
   /** Clock for token buckets and delays (tests inject one). */
   readonly now: () => number;
+  /** Random source in [0,1) for percentages (fault, filter_enabled fractions); Math.random when absent. */
+  readonly random?: () => number;
+  /**
+   * ext_authz http_service: sends the check request to `cluster` (the data plane resolves it). Absent → ext_authz
+   * uses server_uri.uri directly (tests, or clusters meshlet cannot resolve here).
+   */
+  readonly sendAuthRequest?: AuthRequestSender;
+  /** ext_authz grpc_service: gRPC target (host:port) for an envoy_grpc cluster; absent → the cluster name is used as the target. */
+  readonly resolveGrpcTarget?: (cluster: string) => string | undefined;
 }
+
+export interface AuthRequest {
+  readonly method: string;
+  /** Path (with query) to send to the auth service. */
+  readonly path: string;
+  readonly headers: HeaderMap;
+  readonly body: Buffer | null;
+  readonly timeoutMs: number;
+}
+
+export interface AuthResponse {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: Buffer;
+}
+
+/** Sends an HTTP request to a cluster; resolves with the response or rejects (connect failure, timeout). */
+export type AuthRequestSender = (cluster: string, uri: string, req: AuthRequest) => Promise<AuthResponse>;
 
 /** One HTTP filter extension: config translation (once) and a factory (once per config). */
 export interface HttpFilterType<Config, PerRoute = Config> {
