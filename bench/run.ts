@@ -27,15 +27,18 @@ export interface BenchOptions {
   readonly smoke: boolean;
   readonly install: boolean;
   readonly outDir: string;
+  /** meshlet launcher script; null = <repo>/bin/meshlet.js */
+  readonly meshletBin: string | null;
 }
 
-const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR]';
+const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR] [--meshlet-bin FILE]';
 
 /** Parses argv; returns an error text for bad input. */
 export function parseArgs(argv: readonly string[]): BenchOptions | string {
   let durationS = 3, reps = 3, warmupS = 1, smoke = false, install = true, outDir = 'bench/results';
   let scenarios: string[] | null = null;
   let targets: string[] | null = null;
+  let meshletBin: string | null = null;
   let durationSet = false, repsSet = false, warmupSet = false, installSet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,6 +50,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
       else if (a === '--scenarios') scenarios = val().split(',').map((s) => s.trim()).filter(Boolean);
       else if (a === '--targets') targets = val().split(',').map((s) => s.trim()).filter(Boolean);
       else if (a === '--out') outDir = val();
+      else if (a === '--meshlet-bin') meshletBin = resolve(val());
       else if (a === '--smoke') smoke = true;
       else if (a === '--no-install') { install = false; installSet = true; }
       else if (a === '--install') { install = true; installSet = true; }
@@ -67,7 +71,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
   if (!Number.isInteger(durationS) || durationS < 1 || durationS > 600) return '--duration must be an integer number of seconds in 1..600';
   if (!Number.isInteger(reps) || reps < 1 || reps > 20) return '--reps must be an integer in 1..20';
   if (!Number.isInteger(warmupS) || warmupS < 0 || warmupS > 60) return '--warmup must be an integer number of seconds in 0..60';
-  return { durationS, reps, warmupS, scenarios, targets, smoke, install, outDir: resolve(outDir) };
+  return { durationS, reps, warmupS, scenarios, targets, smoke, install, outDir: resolve(outDir), meshletBin };
 }
 
 const MB = 1024 * 1024;
@@ -164,6 +168,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   reg.installExitHandlers();
   const tmp = mkdtempSync(join(tmpdir(), 'meshlet-bench-'));
   const notes: string[] = [...tools.notes];
+  if (o.meshletBin) notes.push(`meshlet launched as \`node ${o.meshletBin} -c <bootstrap>\``);
   const scenarioResults: ScenarioResult[] = [];
   try {
     const grpcBody = join(tmp, 'grpc-body.bin');
@@ -180,7 +185,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const upstream = s.backend === 'nginx' ? backends.nginx : s.backend === 'nginx-tls' ? backends.nginxTls : backends.h2;
       const tool = loadTool(s.load);
       const missing = tool && !tools[tool] ? `${tool} not installed` : upstream === null ? `no ${s.backend} backend` : null;
-      const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: upstream ?? 0, repoRoot, startTimeoutMs: 10_000 };
+      const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: upstream ?? 0, repoRoot,
+        meshletBin: o.meshletBin ?? join(repoRoot, 'bin', 'meshlet.js'), startTimeoutMs: 10_000 };
       for (const name of s.targets) {
         if (o.targets && !o.targets.includes(name)) continue;
         const row: RowResult = missing

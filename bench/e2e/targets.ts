@@ -18,8 +18,10 @@ export interface TargetContext {
   readonly tmpDir: string;
   /** upstream port for the scenario's backend */
   readonly upstream: number;
-  /** repository root (where bin/meshlet.js lives) */
+  /** repository root (meshlet's working directory) */
   readonly repoRoot: string;
+  /** script started as `node <meshletBin> -c <bootstrap>`; normally <repoRoot>/bin/meshlet.js */
+  readonly meshletBin: string;
   readonly startTimeoutMs: number;
 }
 
@@ -64,7 +66,7 @@ async function launchMeshlet(s: Scenario, ctx: TargetContext, port: number): Pro
   mkdirSync(dir, { recursive: true });
   const yaml = join(dir, 'bootstrap.yaml');
   writeFileSync(yaml, meshletBootstrapYaml(s.mode, port, ctx.upstream, await freePort()));
-  return ctx.registry.start('meshlet', process.execPath, [join(ctx.repoRoot, 'bin', 'meshlet.js'), '-c', yaml],
+  return ctx.registry.start('meshlet', process.execPath, [ctx.meshletBin, '-c', yaml],
     { cpus: ctx.proxyCpus, cwd: ctx.repoRoot });
 }
 
