@@ -65,5 +65,21 @@ export async function runServe(flags: CliFlags, io: CliIo): Promise<number> {
     logs.flush();
     return 1;
   }
+  printDemoHint(options, io);
   return 0;
+}
+
+/** For bootstraps that carry node.metadata.MESHLET_DEMO_HINT (bootstrap/demo.yaml): say what to curl. */
+function printDemoHint(o: RunOptions, io: CliIo): void {
+  const hint = o.bootstrap.node.metadata.MESHLET_DEMO_HINT;
+  if (typeof hint !== 'string') return;
+  const a = o.bootstrap.admin;
+  const lines = ['meshlet is running.'];
+  if (a) lines.push(`  admin:    ${a.kind === 'socket' ? `http://${a.address}:${a.port}/` : a.path}`);
+  for (const l of o.bootstrap.staticResources.listeners) {
+    const sa = (l.address as { socket_address?: { address?: string; port_value?: number } } | undefined)?.socket_address;
+    if (sa) lines.push(`  listener: ${String(l.name ?? '')} on http://${sa.address}:${sa.port_value ?? 0}/`);
+  }
+  lines.push(`  ${hint.trim()}`);
+  io.stdout(`${lines.join('\n')}\n`);
 }

@@ -85,7 +85,7 @@ class TextWriter implements LogWriter {
     const { level, time, component, msg, pid: _p, hostname: _h, ...rest } = rec;
     const extra = Object.keys(rest).length ? `\t${JSON.stringify(rest)}` : '';
     const t = typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '');
-    this.out.write(`${t}\t${LEVEL_BY_NUMBER[Number(level)] ?? String(level)}\tmeshlet ${String(component ?? 'main')}\t${String(msg ?? '')}${extra}\n`);
+    this.out.write(`${t}\t${typeof level === 'number' ? (LEVEL_BY_NUMBER[level] ?? String(level)) : String(level)}\tmeshlet ${String(component ?? 'main')}\t${String(msg ?? '')}${extra}\n`);
   }
 }
 
@@ -104,7 +104,7 @@ export class LogManager {
     else dest = pino.destination({ fd: 2, sync: true });
     if (opts.format !== undefined && !opts.format.trimStart().startsWith('{')) dest = new TextWriter(dest);
     this.root = pino(
-      { level: 'trace', base: undefined, timestamp: pino.stdTimeFunctions.epochTime, formatters: { level: (_l, n) => ({ level: n }) } },
+      { level: 'trace', base: undefined, timestamp: pino.stdTimeFunctions.epochTime, formatters: { level: (label) => ({ level: TO_ENVOY[label] ?? label }) } },
       dest as pino.DestinationStream,
     );
     for (const [c, l] of Object.entries(opts.componentLevels ?? {})) {
