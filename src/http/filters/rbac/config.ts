@@ -55,7 +55,7 @@ function cidrPred(raw: unknown, issues: Issues, addr: (r: FilterRequest) => stri
 export function compilePermission(raw: unknown, issues: Issues): Pred {
   const o = asObj(raw) ?? {};
   rejectUnknown(o, ['and_rules', 'or_rules', 'any', 'header', 'url_path', 'destination_ip', 'destination_port',
-    'destination_port_range', 'not_rule', 'requested_server_name', 'metadata', 'matcher', 'uri_template'], issues);
+    'destination_port_range', 'not_rule', 'requested_server_name'], issues);
   if (o.and_rules !== undefined) {
     const l = set(o.and_rules, 'rules', compilePermission, issues.at('and_rules'));
     return (r) => l.every((p) => p(r));
@@ -87,14 +87,14 @@ export function compilePermission(raw: unknown, issues: Issues): Pred {
     const m = compileStringMatcher(o.requested_server_name, issues.at('requested_server_name'));
     return (r) => m(r.sni);
   }
-  if (o.metadata === undefined && o.matcher === undefined && o.uri_template === undefined) issues.error('a permission rule is required');
+  if (Object.keys(o).length === 0) issues.error('a permission rule is required');
   return NEVER;
 }
 
 export function compilePrincipal(raw: unknown, issues: Issues): Pred {
   const o = asObj(raw) ?? {};
   rejectUnknown(o, ['and_ids', 'or_ids', 'any', 'authenticated', 'source_ip', 'direct_remote_ip', 'remote_ip', 'header',
-    'url_path', 'not_id', 'metadata', 'filter_state'], issues);
+    'url_path', 'not_id'], issues);
   if (o.and_ids !== undefined) {
     const l = set(o.and_ids, 'ids', compilePrincipal, issues.at('and_ids'));
     return (r) => l.every((p) => p(r));
@@ -132,14 +132,14 @@ export function compilePrincipal(raw: unknown, issues: Issues): Pred {
     const p = compilePrincipal(o.not_id, issues.at('not_id'));
     return (r) => !p(r);
   }
-  if (o.metadata === undefined && o.filter_state === undefined) issues.error('a principal identifier is required');
+  if (Object.keys(o).length === 0) issues.error('a principal identifier is required');
   return NEVER;
 }
 
 export function compileRbacEngine(raw: unknown, issues: Issues): RbacEngine | null {
   const o = asObj(raw);
   if (!o) return null;
-  rejectUnknown(o, ['action', 'policies', 'audit_logging_options'], issues);
+  rejectUnknown(o, ['action', 'policies'], issues);
   const action = (o.action ?? 'ALLOW') as string;
   if (action !== 'ALLOW' && action !== 'DENY' && action !== 'LOG') issues.error(`unknown action ${action}`, 'action');
   const pol = asObj(o.policies) ?? {};
@@ -147,7 +147,7 @@ export function compileRbacEngine(raw: unknown, issues: Issues): RbacEngine | nu
   const policies = names.map((name): RbacPolicy => {
     const pi = issues.at('policies').at(name);
     const p = asObj(pol[name]) ?? {};
-    rejectUnknown(p, ['permissions', 'principals', 'condition', 'checked_condition'], pi);
+    rejectUnknown(p, ['permissions', 'principals'], pi);
     const perms = (Array.isArray(p.permissions) ? p.permissions : []).map((x, i) => compilePermission(x, pi.at('permissions').at(i)));
     const princ = (Array.isArray(p.principals) ? p.principals : []).map((x, i) => compilePrincipal(x, pi.at('principals').at(i)));
     if (perms.length === 0) pi.error('at least one permission is required', 'permissions');
@@ -158,8 +158,7 @@ export function compileRbacEngine(raw: unknown, issues: Issues): RbacEngine | nu
 }
 
 export function translateRbac(raw: Readonly<Record<string, unknown>>, issues: Issues): RbacConfig {
-  rejectUnknown(raw, ['rules', 'rules_stat_prefix', 'matcher', 'shadow_rules', 'shadow_matcher', 'shadow_rules_stat_prefix',
-    'track_per_rule_stats'], issues);
+  rejectUnknown(raw, ['rules', 'rules_stat_prefix', 'shadow_rules', 'shadow_rules_stat_prefix', 'track_per_rule_stats'], issues);
   return Object.freeze({
     engine: compileRbacEngine(raw.rules, issues.at('rules')),
     shadow: compileRbacEngine(raw.shadow_rules, issues.at('shadow_rules')),
