@@ -23,6 +23,7 @@ import {
   applyForwardingHeaders, escapedSlashes, isValidAuthority, normalizePath, stripHopByHop, stripPort,
 } from './request-headers.js';
 import { RouterRequest } from './router-filter.js';
+import { ReplaySocket } from './replay-socket.js';
 import type { RouterStream } from './router-filter.js';
 import { H1UpgradeDownstream } from './upgrade.js';
 
@@ -118,6 +119,8 @@ class ActiveStream implements RouterStream {
     this.responseCode = this.isGrpc ? 200 : opts.status ?? spec.status;
     // A request body we will not read must not stall the connection.
     this.downstream.body?.resume();
+    // Downstream protocol errors close the HTTP/1 connection, as Envoy does.
+    if (spec.flag === 'DPE') this.downstream.closeConnectionAfter();
     sendLocalReply(this, spec, { ...opts, decorate: (h) => this.decorateResponse(h) });
   }
 }
@@ -158,40 +161,59 @@ export class HttpConnectionManager {
     return this.inlineTable ?? this.deps.routes.get(this.config.rdsName);
   }
 
-  /** Hands an accepted (and, for TLS, handshaken) socket to the right codec. `alpn` from TLS, '' for cleartext. */
-  handleConnection(socket: Duplex, alpn: string): void {
+  /**
+   * Hands an accepted (and, for TLS, handshaken) socket to the right codec. `alpn` from TLS, '' for cleartext;
+   * `info` describes the connection (the listener knows the real addresses, SNI and original destination).
+   */
+  handleConnection(socket: Duplex, alpn: string, info?: ConnectionInfo): void {
     if (this.state !== 'active') {
       socket.destroy();
       return;
     }
+    const conn = info ?? this.connInfo(socket as Socket);
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
       this.checkDrained();
     });
     const codec = this.config.codecType;
-    if (codec === 'HTTP1' || alpn === 'http/1.1') return this.dispatch(socket, false);
-    if (codec === 'HTTP2' || alpn === 'h2') return this.dispatch(socket, true);
-    // AUTO on cleartext: sniff the HTTP/2 connection preface.
+    if (codec === 'HTTP1' || alpn === 'http/1.1') return this.dispatch(socket, false, conn);
+    if (codec === 'HTTP2' || alpn === 'h2') return this.dispatch(socket, true, conn);
+    // AUTO without ALPN: sniff the HTTP/2 connection preface.
     const PREFACE = 'PRI * HTTP/2.0';
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
-      buf = Buffer.concat([buf, chunk]);
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       const n = Math.min(buf.length, PREFACE.length);
       const isH2 = buf.subarray(0, n).toString('latin1') === PREFACE.slice(0, n);
       if (isH2 && buf.length < PREFACE.length) return;
       socket.off('data', onData);
       socket.pause();
+      if (isH2 && 'setNoDelay' in socket && typeof (socket as Socket).ref === 'function' && !(socket instanceof ReplaySocket)) {
+        // node:http2 reads a net.Socket's handle directly and would miss the sniffed bytes.
+        const wrapped = new ReplaySocket(socket as Socket, buf);
+        this.dispatch(wrapped, true, conn);
+        return;
+      }
       socket.unshift(buf);
-      this.dispatch(socket, isH2);
+      this.dispatch(socket, isH2, conn);
     };
     socket.on('data', onData);
     socket.resume();
   }
 
-  private dispatch(socket: Duplex, h2: boolean): void {
-    if (h2) this.h2Server().emit('connection', socket);
-    else this.h1Server().emit('connection', socket);
+  private pendingConn: ConnectionInfo | null = null;
+  private readonly connBySocket = new WeakMap<object, ConnectionInfo>();
+
+  private dispatch(socket: Duplex, h2: boolean, conn: ConnectionInfo): void {
+    this.connBySocket.set(socket, conn);
+    this.pendingConn = conn;
+    try {
+      if (h2) this.h2Server().emit('connection', socket);
+      else this.h1Server().emit('connection', socket);
+    } finally {
+      this.pendingConn = null;
+    }
     socket.resume();
   }
 
@@ -234,6 +256,7 @@ export class HttpConnectionManager {
       maxSessionMemory: 32,
     });
     s.on('session', (session: Http2Session) => {
+      if (this.pendingConn) this.connBySocket.set(session, this.pendingConn);
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
@@ -270,7 +293,7 @@ export class HttpConnectionManager {
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     const ds = new H1Downstream(req, res, hasBody ? req : null);
     if (!hasBody) req.resume();
-    const conn = this.connInfo(req.socket);
+    const conn = this.connBySocket.get(req.socket) ?? this.connInfo(req.socket);
     const head = this.h1Head(req, conn);
     this.process(ds, head, conn, raw.length / 2, countHostHeaders(raw));
   }
@@ -300,7 +323,7 @@ export class HttpConnectionManager {
   }
 
   private onH1Upgrade(req: IncomingMessage, socket: Duplex, headBuf: Buffer): void {
-    const conn = this.connInfo(req.socket);
+    const conn = this.connBySocket.get(req.socket) ?? this.connInfo(req.socket);
     const ds = new H1UpgradeDownstream(req, socket, headBuf);
     const head = this.h1Head(req, conn);
     if (req.method === 'CONNECT') {
@@ -315,7 +338,7 @@ export class HttpConnectionManager {
   private onH2Stream(stream: ServerHttp2Stream, h: IncomingHttpHeaders, flags: number): void {
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const ds = new H2Downstream(stream, endStream ? null : stream);
-    const conn = this.connInfo(stream.session?.socket as Socket | undefined);
+    const conn = (stream.session && this.connBySocket.get(stream.session)) ?? this.connInfo(stream.session?.socket as Socket | undefined);
     const headers: HeaderMap = {};
     let count = 0;
     for (const k in h) {

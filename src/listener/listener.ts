@@ -11,6 +11,7 @@ import { TcpProxy } from '../network/tcp-proxy/tcp-proxy.js';
 import { FilterChainMatcher } from './filter-chain-matcher.js';
 import { inspectConnection } from './tls-inspector.js';
 import { certificateSans } from '../upstream/transport/tls-options.js';
+import { ReplaySocket } from '../http/replay-socket.js';
 
 export type ListenerState = 'active' | 'draining' | 'closed';
 
@@ -130,13 +131,23 @@ export class ActiveListener {
       socket.destroy();
       return;
     }
-    if (peeked.length > 0) socket.unshift(peeked);
+    const info = {
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      localAddress: conn.localAddress,
+      localPort: conn.localPort,
+      tls: chain.secureContext !== null,
+      sni,
+    };
     if (!chain.secureContext) {
-      hcm.handleConnection(socket, '');
+      if (peeked.length > 0) socket.unshift(peeked);
+      hcm.handleConnection(socket, '', info);
       return;
     }
+    // node:tls reads a net.Socket's handle directly; bytes the inspectors read must be replayed through JS.
+    const carrier = peeked.length > 0 ? new ReplaySocket(socket, peeked) : socket;
     const tlsCfg = chain.config.tls as DownstreamTlsConfig;
-    const ts = new tls.TLSSocket(socket, {
+    const ts = new tls.TLSSocket(carrier, {
       isServer: true,
       secureContext: chain.secureContext,
       ALPNProtocols: chain.alpn,
@@ -155,7 +166,8 @@ export class ActiveListener {
           return;
         }
       }
-      hcm.handleConnection(ts, typeof ts.alpnProtocol === 'string' ? ts.alpnProtocol : '');
+      const sniSeen = typeof (ts as tls.TLSSocket & { servername?: string | false }).servername === 'string' ? String((ts as tls.TLSSocket & { servername?: string }).servername) : sni;
+      hcm.handleConnection(ts, typeof ts.alpnProtocol === 'string' ? ts.alpnProtocol : '', { ...info, sni: sniSeen });
     });
     ts.once('close', () => clearTimeout(hsTimer));
     socket.resume();
