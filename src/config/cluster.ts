@@ -110,6 +110,7 @@ export interface UpstreamTlsConfig {
   readonly sanMatchers: readonly SanMatcher[];
   readonly certificateChain: string | null;
   readonly privateKey: string | null;
+  /** node:tls form ('TLSv1.2', 'TLSv1.3'); null = TLS_AUTO. */
   readonly minVersion: string | null;
   readonly maxVersion: string | null;
   readonly cipherSuites: readonly string[];

@@ -8,12 +8,17 @@ import type { EndpointsConfig } from '../config/endpoint.js';
 import type { NodeInfo } from '../config/node.js';
 import type { ClusterManagerView } from './types.js';
 import { ClusterRuntime, type ClusterDeps } from './upstream-cluster.js';
+import type { ZoneAwareInput } from './load-balancer.js';
+import { localityKey } from './priority-set.js';
 import { renderClustersJson, renderClustersText, type ClustersJson } from './clusters-admin.js';
 
 const CDS_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 
 export interface ClusterManagerDeps extends ClusterDeps {
+  /** This proxy's node (its locality drives zone-aware routing). */
   readonly node?: NodeInfo;
+  /** bootstrap cluster_manager.local_cluster_name: the cluster this proxy belongs to (enables zone-aware routing). */
+  readonly localClusterName?: string;
 }
 
 interface Entry {
@@ -32,7 +37,25 @@ export class ClusterManager implements ClusterManagerView {
   private versionInfo = '';
   private closed = false;
 
-  constructor(private readonly deps: ClusterManagerDeps = {}) {}
+  private readonly clusterDeps: ClusterDeps;
+
+  constructor(private readonly deps: ClusterManagerDeps = {}) {
+    this.clusterDeps = { ...deps, zoneAware: () => this.zoneInput() };
+  }
+
+  /** Zone-aware routing input: the local cluster's healthy hosts per locality, with our own locality. */
+  private zoneInput(): ZoneAwareInput | null {
+    const local = this.deps.localClusterName ? this.clusters.get(this.deps.localClusterName)?.runtime : undefined;
+    const loc = this.deps.node?.locality;
+    if (!local || !loc || (!loc.region && !loc.zone && !loc.sub_zone)) return null;
+    const counts = new Map<string, number>();
+    for (const h of local.hosts()) {
+      if (h.priority !== 0 || !h.healthy) continue;
+      const k = localityKey(h.locality);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    return { localLocality: localityKey(loc), localCounts: counts, routingEnabledPercent: 100, minClusterSize: 6 };
+  }
 
   apply(snapshot: ConfigSnapshot): void {
     if (this.closed) return;
@@ -42,7 +65,7 @@ export class ClusterManager implements ClusterManagerView {
       const cur = this.clusters.get(name);
       if (cur && sameConfig(cur.config, entry.value)) continue;
       cur?.runtime.close();
-      const runtime = new ClusterRuntime(entry.value, this.deps);
+      const runtime = new ClusterRuntime(entry.value, this.clusterDeps);
       this.clusters.set(name, { runtime, config: entry.value, addedViaApi: !entry.isStatic, endpoints: null });
       runtime.start();
     }
@@ -55,6 +78,8 @@ export class ClusterManager implements ClusterManagerView {
         e.runtime.setEndpoints(eds);
       }
     }
+    // Zone-aware routing reads the local cluster's membership: rebuild balancers after it may have changed.
+    if (this.deps.localClusterName && this.deps.node) for (const e of this.clusters.values()) e.runtime.rebuild();
     // 3. remove clusters no longer present
     for (const [name, e] of this.clusters) {
       if (!snapshot.clusters.has(name)) {

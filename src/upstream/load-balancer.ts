@@ -4,7 +4,7 @@
 import type { LbPolicy, SlowStartConfig } from '../config/cluster.js';
 import type { LbContext } from './types.js';
 import type { UpstreamHost } from './upstream-host.js';
-import type { HostSetPerPriority, LocalityGroup, PrioritySet } from './priority-set.js';
+import { localityKey, type HostSetPerPriority, type LocalityGroup, type PrioritySet } from './priority-set.js';
 import { xxHash64 } from './xxhash64.js';
 
 export type RandomSource = () => number;
@@ -272,7 +272,48 @@ export class MaglevPicker implements Picker {
   }
 }
 
+/** Zone-aware routing inputs (Envoy needs the local cluster: cluster_manager.local_cluster_name). */
+export interface ZoneAwareInput {
+  /** localityKey() of this proxy's own locality (node.locality). */
+  readonly localLocality: string;
+  /** Healthy host count per localityKey() in the local cluster. */
+  readonly localCounts: ReadonlyMap<string, number>;
+  readonly routingEnabledPercent: number;
+  readonly minClusterSize: number;
+}
+
+/** Envoy's locality routing state for priority 0: all-local, or local share + residual capacity of the others. */
+interface ZoneRouting {
+  readonly localIndex: number;
+  /** 0..10000: share of picks kept local (10000 = all). */
+  readonly localPercentToRoute: number;
+  /** Cumulative residual capacity per locality index (for the non-local share). */
+  readonly residual: readonly number[];
+}
+
+export function computeZoneRouting(ps: HostSetPerPriority, z: ZoneAwareInput): ZoneRouting | null {
+  const upstreamTotal = ps.healthy.length;
+  if (upstreamTotal < z.minClusterSize || upstreamTotal === 0) return null;
+  let localTotal = 0;
+  for (const n of z.localCounts.values()) localTotal += n;
+  if (localTotal === 0) return null;
+  const localIndex = ps.localities.findIndex((g) => localityKey(g.locality) === z.localLocality);
+  if (localIndex < 0) return null;
+  const upPct = ps.localities.map((g) => Math.floor((g.healthy.length * 10000) / upstreamTotal));
+  const locPct = ps.localities.map((g) => Math.floor(((z.localCounts.get(localityKey(g.locality)) ?? 0) * 10000) / localTotal));
+  if (locPct[localIndex] === 0) return null;
+  if (upPct[localIndex] >= locPct[localIndex]) return { localIndex, localPercentToRoute: 10000, residual: [] };
+  const residual: number[] = [];
+  let acc = 0;
+  for (let i = 0; i < upPct.length; i++) {
+    if (i !== localIndex && upPct[i] > locPct[i]) acc += upPct[i] - locPct[i];
+    residual.push(acc);
+  }
+  return { localIndex, localPercentToRoute: Math.floor((upPct[localIndex] * 10000) / locPct[localIndex]), residual };
+}
+
 export interface LoadBalancerOptions {
+  readonly zoneAware?: ZoneAwareInput | null;
   readonly policy: LbPolicy;
   readonly localityWeighted: boolean;
   readonly slowStart: SlowStartConfig | null;
@@ -285,6 +326,7 @@ export interface LoadBalancerOptions {
 export class LoadBalancer {
   private readonly pickers = new Map<string, Picker>();
   private readonly localitySchedulers = new Map<string, EdfScheduler<number> | null>();
+  private zone: ZoneRouting | null | undefined;
 
   constructor(readonly set: PrioritySet, private readonly opts: LoadBalancerOptions) {}
 
@@ -333,6 +375,10 @@ export class LoadBalancer {
         if (locIdx < 0) return null;
         const g = ps.localities[locIdx];
         hosts = degraded ? g.degraded : g.healthy;
+      } else if (priority === 0 && !degraded && this.opts.zoneAware) {
+        locIdx = this.chooseZone(ps);
+        if (locIdx >= 0 && ps.localities[locIdx].healthy.length > 0) hosts = ps.localities[locIdx].healthy;
+        else locIdx = -1;
       }
     }
     if (hosts.length === 0) return null;
@@ -343,6 +389,21 @@ export class LoadBalancer {
       this.pickers.set(key, picker);
     }
     return picker.pick(attempt === 0 ? ctx : { ...ctx, hash: undefined }, this.opts.random);
+  }
+
+  /** Envoy's zone-aware routing: keep the local share local, send the rest by other localities' residual capacity. */
+  private chooseZone(ps: HostSetPerPriority): number {
+    const z = this.opts.zoneAware!;
+    if (this.zone === undefined) this.zone = computeZoneRouting(ps, z);
+    const zr = this.zone;
+    if (!zr) return -1;
+    if (this.opts.random() * 100 >= z.routingEnabledPercent) return -1;
+    if (zr.localPercentToRoute >= 10000 || this.opts.random() * 10000 < zr.localPercentToRoute) return zr.localIndex;
+    const total = zr.residual[zr.residual.length - 1] ?? 0;
+    if (total === 0) return -1;
+    const v = this.opts.random() * total;
+    for (let i = 0; i < zr.residual.length; i++) if (v < zr.residual[i]) return i;
+    return -1;
   }
 
   /** Envoy: effective locality weight = weight × min(1, factor × healthy / total); EDF over localities. */

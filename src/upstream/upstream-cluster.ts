@@ -7,7 +7,7 @@ import type { EndpointsConfig, LbEndpointConfig } from '../config/endpoint.js';
 import type { CircuitBreakers, Host, HostOutcome, LbContext, UpstreamCluster, UpstreamProtocol } from './types.js';
 import { UpstreamHost, hostKey, type HostInit } from './upstream-host.js';
 import { PrioritySet, localityKey } from './priority-set.js';
-import { LoadBalancer } from './load-balancer.js';
+import { LoadBalancer, type ZoneAwareInput } from './load-balancer.js';
 import { ClusterCircuitBreakers } from './circuit-breakers.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { HealthChecker } from './health-checker.js';
@@ -18,6 +18,8 @@ export type DnsLookup = (hostname: string, family: 0 | 4 | 6) => Promise<readonl
 export const defaultDnsLookup: DnsLookup = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
 
 export interface ClusterDeps {
+  /** Zone-aware routing input (from the cluster manager's local cluster), or null. */
+  readonly zoneAware?: () => ZoneAwareInput | null;
   readonly timers?: TimerSource;
   readonly logger?: UpstreamLogger;
   readonly random?: () => number;
@@ -58,6 +60,7 @@ export class ClusterRuntime implements UpstreamCluster {
   private readonly odLastUsed = new Map<UpstreamHost, number>();
   private hadTraffic = false;
   private readyWaiters: (() => void)[] = [];
+  private readonly zoneAware: () => ZoneAwareInput | null;
 
   constructor(readonly config: ClusterConfig, deps: ClusterDeps = {}) {
     this.name = config.name;
@@ -66,6 +69,7 @@ export class ClusterRuntime implements UpstreamCluster {
     this.logger = deps.logger ?? silentLogger;
     this.random = deps.random ?? Math.random;
     this.dnsLookup = deps.dnsLookup ?? defaultDnsLookup;
+    this.zoneAware = deps.zoneAware ?? (() => null);
     this.cbs = [new ClusterCircuitBreakers(config.circuitBreakers[0]), new ClusterCircuitBreakers(config.circuitBreakers[1])];
     this.outlier = config.outlierDetection
       ? new OutlierDetector(config.outlierDetection, { timers: this.timers, logger: this.logger, random: this.random, clusterName: this.name, onChange: () => this.rebuild() })
@@ -176,7 +180,9 @@ export class ClusterRuntime implements UpstreamCluster {
   }
 
   private makeLb(): LoadBalancer {
+    const za = this.config.commonLb.localityWeighted ? null : this.zoneAware();
     return new LoadBalancer(this.set, {
+      zoneAware: za ? { ...za, routingEnabledPercent: this.config.commonLb.zoneAware.routingEnabledPercent, minClusterSize: this.config.commonLb.zoneAware.minClusterSize } : null,
       policy: this.config.lbPolicy,
       localityWeighted: this.config.commonLb.localityWeighted,
       slowStart: this.config.commonLb.slowStart,

@@ -129,7 +129,9 @@ function translateTls(tc: Canonical, issues: Issues): UpstreamTlsConfig {
   const params = obj(c.tls_params);
   const pi = ci.at('tls_params');
   rejectUnknownKeys(params, new Set(['tls_minimum_protocol_version', 'tls_maximum_protocol_version', 'cipher_suites', 'ecdh_curves']), pi);
-  const ver = (v: unknown): string | null => (v === undefined || v === 'TLS_AUTO' ? null : String(v));
+  // Envoy enum names → node:tls names (minVersion / maxVersion).
+  const NODE_TLS: Record<string, string> = { TLSv1_0: 'TLSv1', TLSv1_1: 'TLSv1.1', TLSv1_2: 'TLSv1.2', TLSv1_3: 'TLSv1.3' };
+  const ver = (v: unknown): string | null => (v === undefined || v === 'TLS_AUTO' ? null : NODE_TLS[String(v)] ?? null);
   const alpn = arr(c.alpn_protocols).map(String);
   const sni = typeof tc.sni === 'string' ? tc.sni : '';
   const value = {
