@@ -324,7 +324,7 @@ export interface LoadBalancerOptions {
 
 /** One cluster's balancer over one PrioritySet (rebuilt when the set is swapped). */
 export class LoadBalancer {
-  private readonly pickers = new Map<string, Picker>();
+  private readonly pickers = new Map<number, Picker>();
   private readonly localitySchedulers = new Map<string, EdfScheduler<number> | null>();
   private zone: ZoneRouting | null | undefined;
 
@@ -382,7 +382,7 @@ export class LoadBalancer {
       }
     }
     if (hosts.length === 0) return null;
-    const key = `${priority}|${source}|${locIdx}`;
+    const key = (priority * 3 + (source === 'a' ? 0 : source === 'h' ? 1 : 2)) * 65536 + locIdx + 1; // numeric: no per-pick string
     let picker = this.pickers.get(key);
     if (!picker) {
       picker = this.makePicker(hosts);
