@@ -355,6 +355,29 @@ function checkUniqueNames(list: readonly Canonical[], issues: Issues, what: stri
   });
 }
 
+/**
+ * Envoy names an unnamed static listener itself (a UUID); Istio's bootstrap relies on that for its 15090/15021
+ * listeners. meshlet names them after their address (`0.0.0.0_15090`, Istio's own naming style) so the name is
+ * stable across restarts; a clash with another listener gets a `#n` suffix.
+ */
+function nameStaticListeners(list: Canonical[]): Canonical[] {
+  const taken = new Set(list.map((l) => str(l.name)).filter((n): n is string => Boolean(n)));
+  return list.map((l, i) => {
+    if (str(l.name)) return l;
+    const addr = obj(l.address);
+    const sa = obj(addr?.socket_address);
+    const pipe = obj(addr?.pipe);
+    let base = sa ? `${str(sa.address) ?? ''}_${typeof sa.port_value === 'number' ? sa.port_value : 0}` : pipe ? `pipe:${str(pipe.path) ?? ''}` : `static_listener_${i}`;
+    if (taken.has(base)) {
+      let n = 2;
+      while (taken.has(`${base}#${n}`)) n++;
+      base = `${base}#${n}`;
+    }
+    taken.add(base);
+    return { ...l, name: base };
+  });
+}
+
 /** Interprets a canonical Envoy bootstrap; problems go to `issues` (the result is only meaningful without errors). */
 export function interpretEnvoyBootstrap(raw: Canonical, issues: Issues, ctx: InterpretContext): BootstrapConfig {
   const warnings: string[] = [];
@@ -362,7 +385,7 @@ export function interpretEnvoyBootstrap(raw: Canonical, issues: Issues, ctx: Int
   const admin = adminAddress(obj(raw.admin), issues.at('admin'), ctx.cwd);
 
   const sr = obj(raw.static_resources) ?? {};
-  const listeners = arr(sr.listeners);
+  const listeners = nameStaticListeners(arr(sr.listeners));
   const clusters = arr(sr.clusters);
   const secrets = arr(sr.secrets);
   checkUniqueNames(clusters, issues.at('static_resources').at('clusters'), 'cluster', true);

@@ -85,7 +85,8 @@ test('Istio sidecar bootstrap: delta ADS over the UDS xds-grpc cluster, wait-for
   assert.deepEqual(b.node.metadata.PILOT_SAN, ['istiod.istio-system.svc']);
   assert.equal((b.node.metadata.LABELS as any).app, 'productpage');
   assert.equal((b.node.metadata.PROXY_CONFIG as any).concurrency, 2);
-  assert.equal(b.staticResources.listeners.length, 2);
+  assert.deepEqual(b.staticResources.listeners.map((l) => l.name), ['0.0.0.0_15090', '0.0.0.0_15021'], 'unnamed static listeners are named after their address');
+  assert.equal(((b.raw.static_resources as any).listeners[0] as any).name, undefined, 'the raw bootstrap stays as given');
   assert.equal(b.staticResources.clusters.length, 4);
   assert.ok(b.statsConfig && (b.statsConfig as any).use_all_default_tags === false);
   assert.ok(b.layeredRuntime);

@@ -108,6 +108,34 @@ test('validate: unreadable file, bad YAML, wrong type and missing xDS cluster ea
   }
 });
 
+test('validate translates static listeners and clusters like xDS ones and reports their errors with paths', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshlet-cli-'));
+  try {
+    writeFileSync(join(dir, 'st.yaml'), [
+      'static_resources:',
+      '  listeners:',
+      '  - name: l1',
+      '    address: {socket_address: {address: 127.0.0.1, port_value: 8080}}',
+      '    filter_chains:',
+      '    - filters:',
+      '      - name: tcp',
+      '        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: t}',
+      '  clusters:',
+      '  - {name: c1, type: STATIC}',
+      '',
+    ].join('\n'));
+    const x = io(dir);
+    assert.equal(await runMain(['validate', '-c', 'st.yaml'], x), 1);
+    const lines = errLines(x);
+    assert.equal(lines.length, 1, x.err.join(''));
+    assert.match(lines[0], /^meshlet: invalid bootstrap st\.yaml: /);
+    assert.match(lines[0], /static_resources\.clusters\[0\]\.load_assignment: /);
+    assert.match(lines[0], /static_resources\.listeners\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\./);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('unknown flag or command: non-zero exit and one clear line', async () => {
   const x = io();
   assert.equal(await runMain(['-c', 'bootstrap/demo.yaml', '--no-such-flag'], x), 2);
