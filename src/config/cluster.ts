@@ -119,6 +119,12 @@ export interface UpstreamTlsConfig {
   readonly key: string;
 }
 
+export interface TransportSocketMatch {
+  readonly name: string;
+  readonly match: Readonly<Record<string, unknown>>;
+  readonly tls: UpstreamTlsConfig | null;
+}
+
 export interface SanMatcher {
   /** 'DNS' | 'URI' | 'IP_ADDRESS' | 'EMAIL' | 'OTHER_NAME' | 'ANY' (untyped legacy form). */
   readonly sanType: string;
@@ -166,6 +172,9 @@ export interface ClusterConfig {
   readonly outlierDetection: OutlierDetectionConfig | null;
   readonly healthChecks: readonly HealthCheckConfig[];
   readonly tls: UpstreamTlsConfig | null;
+  /** transport_socket_matches in order: the first whose `match` entries all equal the endpoint's
+   *  'envoy.transport_socket_match' metadata wins; no match → `tls`. `tls: null` = plaintext (raw_buffer). */
+  readonly transportSocketMatches: readonly TransportSocketMatch[];
   /** load_assignment for STATIC / STRICT_DNS / LOGICAL_DNS (null for EDS and ORIGINAL_DST). */
   readonly loadAssignment: EndpointsConfig | null;
   readonly dnsRefreshRateMs: number;

@@ -9,7 +9,7 @@ import type { Dependencies, ResourceType } from '../resource-type.js';
 import { TypeUrl } from '../resource-type.js';
 import type {
   ClusterConfig, CommonLbConfig, DiscoveryType, HealthCheckConfig, HealthCheckKind, HttpProtocolConfig, LbPolicy,
-  OutlierDetectionConfig, SanMatcher, SlowStartConfig, ThresholdsConfig, UpstreamTlsConfig,
+  OutlierDetectionConfig, SanMatcher, SlowStartConfig, ThresholdsConfig, TransportSocketMatch, UpstreamTlsConfig,
 } from '../../config/cluster.js';
 import { rejectUnknownKeys, translateLoadAssignment } from './cluster-load-assignment.js';
 
@@ -591,7 +591,14 @@ export function translateCluster(c: Canonical, issues: Issues): ClusterConfig {
 
   let tls: UpstreamTlsConfig | null = null;
   if (c.transport_socket !== undefined) tls = translateTransportSocket(obj(c.transport_socket), issues.at('transport_socket'));
-  if (c.transport_socket_matches !== undefined) issues.unsupported('transport_socket_matches');
+  const transportSocketMatches: TransportSocketMatch[] = [];
+  arr(c.transport_socket_matches).forEach((raw, i) => {
+    const m = obj(raw);
+    const mi = issues.at('transport_socket_matches').at(i);
+    rejectUnknownKeys(m, new Set(['name', 'match', 'transport_socket']), mi);
+    const t = m.transport_socket !== undefined ? translateTransportSocket(obj(m.transport_socket), mi.at('transport_socket')) : null;
+    transportSocketMatches.push(Object.freeze({ name: String(m.name ?? ''), match: Object.freeze({ ...obj(m.match) }), tls: t }));
+  });
 
   let loadAssignment = null;
   if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
@@ -635,6 +642,7 @@ export function translateCluster(c: Canonical, issues: Issues): ClusterConfig {
     outlierDetection,
     healthChecks: Object.freeze(healthChecks),
     tls,
+    transportSocketMatches: Object.freeze(transportSocketMatches),
     loadAssignment,
     dnsRefreshRateMs: num(c.dns_refresh_rate, 5000),
     dnsLookupFamily,

@@ -114,3 +114,19 @@ test('reportOutcome keeps per-host rq counters for /clusters', () => {
   assert.deepEqual({ ...h.stats, cxActive: undefined, cxTotal: undefined, cxConnectFail: undefined }, { rqTotal: 3, rqError: 2, rqSuccess: 1, rqTimeout: 1, cxActive: undefined, cxTotal: undefined, cxConnectFail: undefined });
   c.close();
 });
+
+test('transport_socket_matches: Istio tlsMode metadata selects mTLS, other hosts use the default socket', async () => {
+  const { transportSocketForHost } = await import('../../../src/upstream/transport-socket-for-host.js');
+  const tlsSocket = { name: 'tls', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', sni: 'outbound_.80_._.svc' } };
+  const c = cfg({
+    name: 'outbound|80||svc', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } },
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: tlsSocket },
+      { name: 'tlsMode-disabled', match: {}, transport_socket: { name: 'raw', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } } },
+    ],
+  });
+  const istio = mkHost(1, { metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } });
+  const plain = mkHost(2);
+  assert.equal(transportSocketForHost(c, istio)?.sni, 'outbound_.80_._.svc');
+  assert.equal(transportSocketForHost(c, plain), null);
+});
