@@ -74,6 +74,7 @@ export class H1Downstream implements Downstream {
   }
 
   sendTrailers(trailers: HeaderMap | null): void {
+    if (this.res.writableEnded) return;
     if (trailers && !this.res.getHeader('content-length')) {
       const t: Record<string, string> = {};
       for (const k in trailers) {
@@ -163,7 +164,7 @@ export class H2Downstream implements Downstream {
 
   sendTrailers(trailers: HeaderMap | null): void {
     const s = this.stream;
-    if (s.destroyed) return;
+    if (s.destroyed || s.writableEnded) return;
     this.pendingTrailers = trailers;
     this.trailersReady = true;
     s.end();
@@ -173,16 +174,14 @@ export class H2Downstream implements Downstream {
   private flushTrailers(): void {
     const s = this.stream;
     if (s.destroyed) return;
-    const t = this.pendingTrailers;
-    if (t && Object.keys(t).length > 0) {
-      const out: OutgoingHttpHeaders = {};
-      for (const k in t) if (t[k] !== undefined && !H2_FORBIDDEN_RESPONSE.has(k)) out[k] = t[k];
-      try {
-        s.sendTrailers(out);
-        return;
-      } catch { /* fall through */ }
+    const t = this.pendingTrailers ?? {};
+    const out: OutgoingHttpHeaders = {};
+    for (const k in t) if (t[k] !== undefined && !H2_FORBIDDEN_RESPONSE.has(k)) out[k] = t[k];
+    try {
+      s.sendTrailers(out);
+    } catch {
+      s.close();
     }
-    s.close();
   }
 
   reset(): void {

@@ -252,7 +252,7 @@ export class RouterRequest implements UpstreamResponseHandler {
 
   // ----- upstream callbacks ---------------------------------------------------------------------------------
 
-  onHeaders(status: number, headers: HeaderMap): void {
+  onHeaders(status: number, headers: HeaderMap, endStream = false): void {
     if (this.finished) return;
     const host = this.host;
     if (this.retry && !this.responseStarted && retriableResponse(this.retry, status, headers)) {
@@ -266,7 +266,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       // Retries exhausted: forward this response as is (Envoy sets URX).
       this.retryStatusFlag = this.attempt > 1;
     }
-    this.forwardHeaders(status, headers, false);
+    this.forwardHeaders(status, headers, endStream);
   }
 
   private canRetry(): boolean {
@@ -291,8 +291,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     this.decision.finalizeResponse(headers, { ...s.format, responseHeaders: headers, responseCode: status, upstreamHost: s.upstreamHost, upstreamCluster: s.upstreamCluster });
     s.decorateResponse(headers);
     const ct = firstHeader(headers, 'content-type');
-    this.expectTrailers = s.downstream.protocol === 'HTTP/2' && ((ct !== undefined && ct.startsWith('application/grpc')) || headers.trailer !== undefined);
-    if (endStream && headers['content-length'] !== undefined) headers['content-length'] = '0';
+    this.expectTrailers = !endStream && s.downstream.protocol === 'HTTP/2' && ((ct !== undefined && ct.startsWith('application/grpc')) || headers.trailer !== undefined);
     s.downstream.sendHeaders(status, headers, endStream, this.expectTrailers);
     if (!this.drainHook) {
       this.drainHook = true;

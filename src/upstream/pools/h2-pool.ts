@@ -102,13 +102,13 @@ class H2Request implements UpstreamRequestHandle {
       return;
     }
     this.stream = stream;
-    stream.on('response', (headers: IncomingHttpHeaders) => {
+    stream.on('response', (headers: IncomingHttpHeaders, flags: number) => {
       if (this.done) return;
       const status = Number(headers[':status']);
       const out: HeaderMap = {};
       for (const k in headers) if (k[0] !== ':') out[k] = headers[k] as string | string[];
       if (status >= 100 && status < 200) return;
-      this.handler.onHeaders(status, out);
+      this.handler.onHeaders(status, out, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
     });
     stream.on('data', (chunk: Buffer) => {
       if (this.done) return;

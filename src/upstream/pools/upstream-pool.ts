@@ -34,7 +34,8 @@ export class UpstreamFailure extends Error {
 }
 
 export interface UpstreamResponseHandler {
-  onHeaders(status: number, headers: HeaderMap): void;
+  /** `endStream`: the response has no body and no trailers (HTTP/2 trailers-only, e.g. a gRPC error). */
+  onHeaders(status: number, headers: HeaderMap, endStream?: boolean): void;
   /** Returns false to ask the pool to pause until `resume()` is called on the handle. */
   onData(chunk: Buffer): boolean;
   onEnd(trailers: HeaderMap | null): void;
