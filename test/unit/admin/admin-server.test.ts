@@ -11,6 +11,7 @@ import { jsonToCanonical } from '../../../src/xds/proto-json.js';
 import type { ConfigSnapshot, ResourceEntry } from '../../../src/config/snapshot.js';
 
 const T0 = Date.parse('2026-01-02T03:04:05.000Z');
+const STARTED = Date.now() - 5000;
 
 function entry<T>(type: string, json: Record<string, unknown>, name: string, isStatic: boolean, version = isStatic ? 'static' : 'v7'): ResourceEntry<T> {
   return { name, version, value: { name } as unknown as T, raw: jsonToCanonical(type, json), lastUpdated: T0, isStatic };
@@ -59,7 +60,7 @@ const deps: AdminDeps = {
   readinessDetail: () => lifecycle.readinessDetail(),
   node: () => ({ id: 'sidecar~1.2.3.4~a.ns~ns.svc.cluster.local', cluster: 'a.ns', locality: { zone: 'z' }, metadata: { ISTIO_VERSION: '1.24.0', N: 3 } }),
   commandLineOptions: () => ({ concurrency: 2, drain_time: '45s', mode: 'Serve' }),
-  startTime: () => Date.now() - 5000,
+  startTime: () => STARTED,
   listeners: () => [{ name: 'virtualOutbound', address: '0.0.0.0', port: 15001 }, { name: 'v6', address: '::1', port: 8080 }],
   clustersText: () => 'version_info::v7\nc-dyn::default_priority::max_connections::1024\n',
   clustersJson: () => ({ cluster_statuses: [{ name: 'c-dyn' }] }),
