@@ -20,7 +20,7 @@ const body = Buffer.from('hello compressible world '.repeat(200));
 
 async function collect(ts: Transform[], input: Buffer[]): Promise<Buffer> {
   const out: Buffer[] = [];
-  await pipeline(Readable.from(input), ...(ts as [Transform]), async function* (src: AsyncIterable<Buffer>) { for await (const c of src) out.push(c); });
+  await pipeline(Readable.from(input), ...(ts as [Transform]), async function (src: AsyncIterable<Buffer>) { for await (const c of src) out.push(c); });
   return Buffer.concat(out);
 }
 

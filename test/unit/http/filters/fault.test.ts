@@ -135,7 +135,7 @@ test('response_rate_limit: the body is paced by a Transform and arrives intact',
   const data = Buffer.alloc(16 * 1024, 7); // 16 KiB at 64 KiB/s ≈ 0.25 s
   const out: Buffer[] = [];
   const t0 = performance.now();
-  await pipeline(Readable.from([data]), ts[0], async function* (src) { for await (const c of src) out.push(c as Buffer); });
+  await pipeline(Readable.from([data]), ts[0], async function (src: AsyncIterable<Buffer>) { for await (const c of src) out.push(c as Buffer); });
   assert.deepEqual(Buffer.concat(out), data);
   assert.ok(out.length > 1, 'sent in several slices');
   assert.ok(performance.now() - t0 >= 150, 'paced, not sent at once');
