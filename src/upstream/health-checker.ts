@@ -121,6 +121,7 @@ export class HealthChecker {
   start(): void {
     if (this.started) return;
     this.started = true;
+    for (const s of this.sessions.values()) s.stopped = false;
     for (const s of this.sessions.values()) this.schedule(s, this.config.initialJitterMs > 0 ? Math.floor(this.deps.random() * this.config.initialJitterMs) : 0);
   }
 
@@ -155,7 +156,6 @@ export class HealthChecker {
   }
 
   private schedule(s: HostSession, delay: number): void {
-    if (s.stopped) s.stopped = false;
     s.timer = this.deps.timers.setTimeout(() => this.run(s), delay);
   }
 
@@ -170,7 +170,7 @@ export class HealthChecker {
       if (s.stopped) return;
       s.checks++;
       this.onResult(s, r);
-      this.schedule(s, this.nextInterval(s));
+      if (!s.stopped) this.schedule(s, this.nextInterval(s)); // onResult may have removed the host
     };
     const timeout = this.deps.timers.setTimeout(() => {
       cancel();

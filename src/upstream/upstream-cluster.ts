@@ -78,7 +78,7 @@ export class ClusterRuntime implements UpstreamCluster {
     this.healthChecker = hc
       ? new HealthChecker(hc, {
           clusterName: this.name, timers: this.timers, logger: this.logger, random: this.random, tls: config.tls,
-          hasTraffic: () => this.hadTraffic, onChange: () => this.rebuild(), onSuccess: (h) => this.outlier?.onActiveHealthCheckSuccess(h),
+          hasTraffic: () => this.hadTraffic, onChange: (h, healthy) => this.onHealthChange(h, healthy), onSuccess: (h) => this.outlier?.onActiveHealthCheckSuccess(h),
         })
       : null;
     this.set = this.makeSet();
@@ -153,10 +153,20 @@ export class ClusterRuntime implements UpstreamCluster {
       const prev = old.get(k);
       if (prev && prev.sameAs(i)) {
         prev.applyEdsHealth(i.edsHealth);
+        prev.healthFlags.delete('pending_dynamic_removal');
         next.push(prev);
       } else {
         const h = new UpstreamHost(prev ? { ...i, createdAt: prev.createdAt } : i);
         if (prev) for (const f of prev.healthFlags) if (f === 'failed_outlier_check' || f === 'failed_active_hc') h.healthFlags.add(f);
+        next.push(h);
+      }
+    }
+    // Envoy: with active health checking, a host removed by discovery stays (pending_dynamic_removal) until it
+    // fails its health check, unless ignore_health_on_host_removal.
+    if (this.healthChecker && !this.config.ignoreHealthOnHostRemoval) {
+      for (const h of this.hostList) {
+        if (seen.has(h.key) || h.healthFlags.has('failed_active_hc')) continue;
+        h.healthFlags.add('pending_dynamic_removal');
         next.push(h);
       }
     }
@@ -190,6 +200,15 @@ export class ClusterRuntime implements UpstreamCluster {
       random: this.random,
       now: () => this.timers.now(),
     });
+  }
+
+  private onHealthChange(h: UpstreamHost, healthy: boolean): void {
+    if (!healthy && h.healthFlags.has('pending_dynamic_removal')) {
+      this.hostList = this.hostList.filter((x) => x !== h);
+      this.outlier?.setHosts(this.hostList);
+      this.healthChecker?.setHosts(this.hostList);
+    }
+    this.rebuild();
   }
 
   /** Rebuilds the immutable host set and balancer (after membership or health changes). */

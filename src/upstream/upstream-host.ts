@@ -78,10 +78,10 @@ export class UpstreamHost implements Host {
     else if (s === 'DEGRADED') this.healthFlags.add('degraded_eds_health');
   }
 
-  /** Healthy = no failure flag (degraded flags do not count as failures). */
+  /** Healthy = no failure flag (degraded flags and pending_dynamic_removal do not count as failures, as in Envoy). */
   get healthy(): boolean {
     const f = this.healthFlags;
-    return !(f.has('failed_active_hc') || f.has('failed_eds_health') || f.has('failed_outlier_check') || f.has('pending_dynamic_removal'));
+    return !(f.has('failed_active_hc') || f.has('failed_eds_health') || f.has('failed_outlier_check'));
   }
 
   get degraded(): boolean {

@@ -130,3 +130,31 @@ test('transport_socket_matches: Istio tlsMode metadata selects mTLS, other hosts
   assert.equal(transportSocketForHost(c, istio)?.sni, 'outbound_.80_._.svc');
   assert.equal(transportSocketForHost(c, plain), null);
 });
+
+test('a host removed by EDS stays (pending_dynamic_removal) while it passes active health checks', async () => {
+  const { clusterLoadAssignmentResourceType } = await import('../../../src/xds/resource-types/cluster-load-assignment.js');
+  const claOf = (ips: string[]) => {
+    const r = clusterLoadAssignmentResourceType.translate(jsonToCanonical('envoy.config.endpoint.v3.ClusterLoadAssignment', {
+      cluster_name: 'e', endpoints: [{ lb_endpoints: ips.map((ip) => ({ endpoint: { address: { socket_address: { address: ip, port_value: 1 } } } })) }],
+    }), { node });
+    if (!r.ok) throw new Error('bad cla');
+    return r.value;
+  };
+  const hc = [{ timeout: '1s', interval: '10s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }];
+  const timers = new FakeTimers();
+  const c = new ClusterRuntime(cfg({ name: 'e', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, health_checks: hc }), { timers });
+  c.setEndpoints(claOf(['10.0.0.1', '10.0.0.2']));
+  const [a, b] = c.hosts();
+  a.healthFlags.delete('failed_active_hc'); // as if its first check passed
+  c.setEndpoints(claOf(['10.0.0.2']));
+  assert.deepEqual(c.hosts().map((h) => h.key), ['10.0.0.2:1', '10.0.0.1:1']);
+  assert.ok(a.healthFlags.has('pending_dynamic_removal'));
+  assert.equal(c.hosts()[0], b);
+  const ignoring = new ClusterRuntime(cfg({ name: 'e', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, health_checks: hc, ignore_health_on_host_removal: true }), { timers });
+  ignoring.setEndpoints(claOf(['10.0.0.1', '10.0.0.2']));
+  ignoring.hosts()[0].healthFlags.delete('failed_active_hc');
+  ignoring.setEndpoints(claOf(['10.0.0.2']));
+  assert.deepEqual(ignoring.hosts().map((h) => h.key), ['10.0.0.2:1']);
+  c.close();
+  ignoring.close();
+});
