@@ -196,9 +196,10 @@ export class AdminServer {
       return text(ls.map((l) => `${l.name}::${l.pipe ?? (l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)}\n`).join(''));
     });
 
+    const prometheus = async (): Promise<Reply> => ({ status: 200, body: await d.metrics.prometheusText(), type: d.metrics.prometheusContentType });
     const stats = async (q: URLSearchParams): Promise<Reply> => {
       const fmt = q.get('format');
-      if (fmt === 'prometheus') return { status: 200, body: await d.metrics.prometheusText(), type: d.metrics.prometheusContentType };
+      if (fmt === 'prometheus') return prometheus();
       let filter: ((s: string) => boolean) | undefined;
       const f = q.get('filter');
       if (f) {
@@ -212,7 +213,7 @@ export class AdminServer {
       return text(await d.metrics.statsText(query));
     };
     this.add('/stats', 'print server stats (?filter=, ?usedonly, ?format=json|prometheus)', stats);
-    this.add('/stats/prometheus', 'print server stats in prometheus format', async () => ({ status: 200, body: await d.metrics.prometheusText(), type: d.metrics.prometheusContentType }));
+    this.add('/stats/prometheus', 'print server stats in prometheus format', prometheus);
 
     this.add('/logging', 'query/change logging levels (?level=, ?<logger>=<level>, ?paths=a:debug,b:info)', (q) => {
       const list = (): string => `active loggers:\n${Object.entries(d.logging.levels()).map(([k, v]) => `  ${k}: ${v}\n`).join('')}`;

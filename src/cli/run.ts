@@ -4,7 +4,7 @@ import { MeshletError } from '../common/errors.js';
 import { loadBootstrap } from '../bootstrap/load-bootstrap.js';
 import { createLogManager } from '../observability/logger.js';
 import { commandLineOptionsJson, type CliFlags } from './parse-args.js';
-import type { RunOptions, StartProxy } from './run-options.js';
+import { bootstrapOptions, type RunOptions, type StartProxy } from './run-options.js';
 import { printError, type CliIo } from './cli-io.js';
 
 /** Imports a sibling module by a specifier TypeScript does not resolve (it may not be built yet). */
@@ -31,15 +31,7 @@ export async function runServe(flags: CliFlags, io: CliIo): Promise<number> {
   const logger = logs.child('main');
   let bootstrap;
   try {
-    bootstrap = loadBootstrap({
-      configPath: flags.configPath,
-      configYaml: flags.configYaml,
-      serviceNode: flags.serviceNode,
-      serviceCluster: flags.serviceCluster,
-      serviceZone: flags.serviceZone,
-      env: io.env,
-      cwd: io.cwd,
-    });
+    bootstrap = loadBootstrap(bootstrapOptions(flags, io));
   } catch (e) {
     if (e instanceof MeshletError) {
       printError(io, e.message);

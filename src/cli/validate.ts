@@ -9,6 +9,7 @@ import type { ResourceType } from '../xds/resource-type.js';
 import { listenerResourceType } from '../xds/resource-types/listener.js';
 import { clusterResourceType } from '../xds/resource-types/cluster.js';
 import type { CliFlags } from './parse-args.js';
+import { bootstrapOptions } from './run-options.js';
 import { printError, type CliIo } from './cli-io.js';
 
 /** Translates static_resources with the xDS translators; errors carry `static_resources.<kind>[i].` paths. */
@@ -36,15 +37,7 @@ export function checkStaticResources(cfg: BootstrapConfig): FieldError[] {
 export function runValidate(flags: CliFlags, io: CliIo): number {
   const what = flags.configPath ?? '--config-yaml';
   try {
-    const cfg = loadBootstrap({
-      configPath: flags.configPath,
-      configYaml: flags.configYaml,
-      serviceNode: flags.serviceNode,
-      serviceCluster: flags.serviceCluster,
-      serviceZone: flags.serviceZone,
-      env: io.env,
-      cwd: io.cwd,
-    });
+    const cfg = loadBootstrap(bootstrapOptions(flags, io));
     const errors = checkStaticResources(cfg);
     if (errors.length) {
       printError(io, `invalid bootstrap ${flags.configPath ?? cfg.sourcePath ?? what}: ${formatErrors(errors)}`);
