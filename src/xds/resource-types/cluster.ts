@@ -495,6 +495,10 @@ export function translateCluster(c: Canonical, issues: Issues): ClusterConfig {
   for (const f of UNSUPPORTED_CLUSTER_FIELDS) if (c[f] !== undefined) issues.unsupported(f);
   if (c.protocol_selection === 'USE_DOWNSTREAM_PROTOCOL') issues.unsupported('protocol_selection');
   if (c.upstream_http_protocol_options !== undefined) issues.unsupported('upstream_http_protocol_options');
+  if (c.close_connections_on_host_health_failure === true) issues.unsupported('close_connections_on_host_health_failure');
+  // Soft differences (refresh timing only): accepted with a warning rather than NACKing Istio's DNS clusters.
+  if (c.respect_dns_ttl === true) issues.warn('DNS TTLs are not read; hosts are re-resolved every dns_refresh_rate', 'respect_dns_ttl');
+  if (c.dns_failure_refresh_rate !== undefined) issues.warn('failed resolutions are retried at dns_refresh_rate', 'dns_failure_refresh_rate');
   if (c.http_protocol_options !== undefined && Object.keys(obj(c.http_protocol_options)).length) issues.unsupported('http_protocol_options');
   const name = typeof c.name === 'string' ? c.name : '';
   if (!name) issues.error('name is required', 'name');
