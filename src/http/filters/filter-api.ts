@@ -22,6 +22,10 @@ export interface FilterRequest {
   readonly head: RequestHead;
   /** Downstream remote address after XFF processing (Envoy's remote_ip / source.address). */
   readonly remoteAddress: string;
+  /** Downstream remote port (formatters' %DOWNSTREAM_REMOTE_ADDRESS%); 0 when unknown. */
+  readonly remotePort?: number;
+  /** Stream start, epoch ms (formatters' %START_TIME%). */
+  readonly startTimeMs?: number;
   /** The TCP peer address (Envoy's direct_remote_ip). */
   readonly directRemoteAddress: string;
   readonly localAddress: string;

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FilterRegistry } from '../../../../src/http/filters/filter-registry.js';
 import type { HttpFilter, HttpFilterType } from '../../../../src/http/filters/filter-api.js';
-import type { Issues } from '../../../../src/common/validation.js';
+import { Issues } from '../../../../src/common/validation.js';
+import { FilterManager } from '../../../../src/http/filters/filter-manager.js';
 import { build, deps, mustBuild, req, ROUTER, run, T, lookupFrom } from './filter-kit.js';
 
 const log: string[] = [];
@@ -146,4 +147,16 @@ test('per-route config: plain Any or FilterConfig.config, translated once per ob
   assert.equal(bad.reply?.status, 500);
   const opt = await run(m, req(), lookupFrom({ a: { '@type': T('envoy.config.route.v3.FilterConfig'), is_optional: true, config: wrong } }));
   assert.equal(opt.reply, null);
+});
+
+test('fromHcmConfig builds from the HCM translator output (router options passed through)', async () => {
+  log.length = 0;
+  const m = FilterManager.fromHcmConfig(
+    [{ name: 'a', typeUrl: T(A), config: { '@type': T(A) }, isOptional: false, disabled: false },
+      { name: 'gone', typeUrl: T('google.protobuf.Duration'), config: { '@type': T('google.protobuf.Duration') }, isOptional: true, disabled: false }],
+    { suppressEnvoyHeaders: true, startChildSpan: false }, { registry: reg(), deps: deps() }, new Issues('http_filters'));
+  assert.equal(m.entries.length, 1);
+  assert.equal(m.router.suppressEnvoyHeaders, true);
+  await run(m, req());
+  assert.deepEqual(log.filter((l) => l.startsWith('dec')), ['dec:a']);
 });

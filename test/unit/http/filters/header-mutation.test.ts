@@ -22,7 +22,7 @@ test('request and response mutations with formatters and append actions', async 
   const m = mustBuild([httpFilter(NAME, HM, { mutations: {
     request_mutations: [
       { remove: 'x-internal' },
-      { append: { header: { key: 'x-client', value: '%DOWNSTREAM_REMOTE_ADDRESS% via %REQ(:METHOD)% %REQ(x-missing?user-agent)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } },
+      { append: { header: { key: 'x-client', value: '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% via %REQ(:METHOD)% %REQ(x-missing?user-agent)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } },
       { append: { header: { key: 'x-tag', value: 'b' } } },
       { append: { header: { key: 'x-once', value: 'new' }, append_action: 'ADD_IF_ABSENT' } },
     ],
