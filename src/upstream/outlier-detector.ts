@@ -21,6 +21,7 @@ class HostMonitor {
   localTotal = 0;
   numEjections = 0;
   ejectedAt = -1;
+  unejectedAt = 0;
   ejectionDurationMs = 0;
 }
 
@@ -160,6 +161,7 @@ export class OutlierDetector {
 
   private uneject(host: UpstreamHost, m: HostMonitor): void {
     m.ejectedAt = -1;
+    m.unejectedAt = this.deps.timers.now();
     host.healthFlags.delete('failed_outlier_check');
     this.stats.ejectionsActive--;
     this.deps.logger.info({ cluster: this.deps.clusterName, host: host.key }, 'outlier detection: host un-ejected');
@@ -174,8 +176,8 @@ export class OutlierDetector {
     for (const [h, m] of this.monitors) {
       if (m.ejectedAt >= 0) {
         if (now - m.ejectedAt >= m.ejectionDurationMs) this.uneject(h, m);
-      } else if (m.numEjections > 0 && m.extTotal === 0 && m.localTotal === 0) {
-        // Envoy lowers the ejection multiplier for hosts that stayed un-ejected; kept simple: one step per quiet interval.
+      } else if (m.numEjections > 0 && now - m.unejectedAt >= c.baseEjectionTimeMs) {
+        // Envoy lowers the ejection multiplier by one per interval once a host has stayed un-ejected for base_ejection_time.
         m.numEjections--;
       }
     }

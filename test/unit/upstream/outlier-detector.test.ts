@@ -127,3 +127,18 @@ test('failure-percentage analysis ejects hosts above the threshold when enforced
   assert.deepEqual(hosts.map((h) => od.isEjected(h)), [true, false, false]);
   od.stop();
 });
+
+test('the ejection multiplier decays once a host stays healthy for base_ejection_time', () => {
+  const { timers, hosts, od } = setup();
+  const h = hosts[0];
+  for (let i = 0; i < 5; i++) od.report(h, { kind: 'http', status: 500 });
+  timers.advance(30_000);
+  assert.equal(od.isEjected(h), false);
+  assert.equal(od.numEjections(h), 1);
+  timers.advance(40_000); // > 30 s healthy: multiplier drops back to 0
+  assert.equal(od.numEjections(h), 0);
+  for (let i = 0; i < 5; i++) od.report(h, { kind: 'http', status: 500 });
+  timers.advance(30_000);
+  assert.equal(od.isEjected(h), false, 'ejected for the base time again, not 60 s');
+  od.stop();
+});
