@@ -12,9 +12,11 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const NEED_MORE: HttpInspectResult = { kind: 'need_more' };
 const NOT_HTTP: HttpInspectResult = { kind: 'not_http' };
 
-// RFC 9110 token characters (method names).
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+// Method characters: registered HTTP methods are upper-case letters with '-' / '_' (M-SEARCH, BASELINE-CONTROL).
+// Lower-case input ('ping', 'ssh-…') is decided as not HTTP at once instead of waiting for a space.
+const METHOD_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZ-_') METHOD_CHAR[c.charCodeAt(0)] = 1;
+const MAX_METHOD_LEN = 32;
 
 /** Inspects the first bytes of a plaintext connection. 'need_more' until the request line (or preface) is complete. */
 export function inspectHttp(buf: Buffer): HttpInspectResult {
@@ -26,8 +28,9 @@ export function inspectHttp(buf: Buffer): HttpInspectResult {
   // HTTP/1.x request line: METHOD SP request-target SP HTTP/1.x CRLF
   let p = 0;
   const len = Math.min(buf.length, HTTP_INSPECTOR_MAX_BYTES);
-  while (p < len && buf[p] < 128 && TCHAR[buf[p]] === 1) p++;
-  if (p === len) return len >= HTTP_INSPECTOR_MAX_BYTES ? NOT_HTTP : NEED_MORE;
+  while (p < len && p <= MAX_METHOD_LEN && buf[p] < 128 && METHOD_CHAR[buf[p]] === 1) p++;
+  if (p > MAX_METHOD_LEN) return NOT_HTTP;
+  if (p === len) return NEED_MORE;
   if (p === 0 || buf[p] !== 0x20) return NOT_HTTP;
   p++;
   const targetStart = p;

@@ -137,6 +137,10 @@ test('http_inspector: HTTP/1.1, HTTP/1.0, h2c preface, partial input and non-HTT
   assert.equal(inspectHttp(Buffer.from('GET /x HTTP/1.1\r')).kind, 'need_more');
   assert.equal(inspectHttp(Buffer.from('GET /x HTTP/2.0\r\n')).kind, 'not_http');
   assert.equal(inspectHttp(Buffer.from('SSH-2.0-OpenSSH\r\n')).kind, 'not_http');
+  assert.equal(inspectHttp(Buffer.from('ping')).kind, 'not_http', 'lower-case bytes are decided at once, no wait');
+  assert.equal(inspectHttp(Buffer.from('GET')).kind, 'need_more');
+  assert.equal(inspectHttp(Buffer.from('M-SEARCH * HTTP/1.1\r\n')).kind, 'http');
+  assert.equal(inspectHttp(Buffer.from('A'.repeat(40))).kind, 'not_http', 'bounded: no endless wait for a method');
   assert.equal(inspectHttp(Buffer.from([0x16, 3, 1, 0, 5])).kind, 'not_http');
   assert.equal(inspectHttp(Buffer.from('GET  / HTTP/1.1\r\n')).kind, 'not_http');
 });
