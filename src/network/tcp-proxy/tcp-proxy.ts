@@ -124,7 +124,7 @@ export class TcpProxySession {
     proxy.stats.downstreamCxActive++;
     down.pause();
     down.on('error', () => this.fail('downstream_reset'));
-    down.once('close', () => this.onDownstreamClose());
+    down.once('close', (hadError: boolean) => this.onDownstreamClose(hadError));
     const maxDur = proxy.config.maxDownstreamConnectionDurationMs;
     if (maxDur > 0) {
       this.durationTimer = setTimeout(() => {
@@ -213,7 +213,7 @@ export class TcpProxySession {
     this.state = 'open';
     const down = this.conn.socket;
     up.on('error', () => this.fail('upstream_reset'));
-    up.once('close', () => this.onUpstreamClose());
+    up.once('close', (hadError: boolean) => this.onUpstreamClose(hadError));
     const peeked = this.conn.peeked;
     if (peeked && peeked.length > 0) {
       this.bytesReceived += peeked.length;
@@ -256,7 +256,7 @@ export class TcpProxySession {
     this.fail('idle_timeout');
   };
 
-  private onDownstreamClose(): void {
+  private onDownstreamClose(hadError: boolean): void {
     this.downClosed = true;
     const up = this.upstream;
     if (this.state === 'connecting') {
@@ -264,22 +264,14 @@ export class TcpProxySession {
       if (up) { up.on('error', () => {}); up.destroy(); }
       return this.finish();
     }
-    if (up && !up.destroyed) {
-      // A reset (or a close before our FIN was flushed) tears down the other side; a clean close after both
-      // directions ended is already complete.
-      if (!up.writableFinished || !up.readableEnded) up.destroy();
-    }
+    if (up && !up.destroyed) closeAfterFlush(up, hadError);
     if (this.upClosed || !up) this.finish();
   }
 
-  private onUpstreamClose(): void {
+  private onUpstreamClose(hadError: boolean): void {
     this.upClosed = true;
     const down = this.conn.socket;
-    if (!down.destroyed && (!down.writableFinished || !down.readableEnded)) {
-      // Let pending bytes to the client flush before closing when upstream ended cleanly.
-      if (this.upstream?.readableEnded) down.end();
-      else down.destroy();
-    }
+    if (!down.destroyed) closeAfterFlush(down, hadError);
     if (this.downClosed) this.finish();
   }
 
@@ -322,4 +314,16 @@ export class TcpProxySession {
       reason: this.reason,
     });
   }
+}
+
+/**
+ * The other side of `sock` has closed. After a reset, or when nothing was ended for it yet, tear `sock` down at
+ * once; after a clean close let bytes already written reach the peer first (Envoy's FlushWrite), then close.
+ */
+function closeAfterFlush(sock: net.Socket, hadError: boolean): void {
+  if (hadError || !sock.writableEnded || sock.writableFinished) {
+    sock.destroy();
+    return;
+  }
+  sock.once('finish', () => sock.destroy());
 }
