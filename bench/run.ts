@@ -2,7 +2,7 @@
 // measures req/s, latency, proxy CPU per 10k requests and RSS (median of N), and writes bench/results/latest.{json,md}.
 // Usage: node dist/bench/run.js [--duration S] [--scenarios a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessRegistry, type ManagedProcess } from './lib/processes.js';
@@ -161,6 +161,7 @@ async function measureTarget(name: TargetName, s: Scenario, tctx: TargetContext,
 /** Runs the whole benchmark and writes the report; returns it. */
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const t0 = Date.now();
+  const loadStart = loadavg()[0];
   const machine = machineInfo();
   const tools = detectTools(o.install, log);
   const plan = cpuPlan(machine.nproc, tools.taskset !== null);
@@ -201,6 +202,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     await reg.stopAll();
     rmSync(tmp, { recursive: true, force: true });
   }
+  // other work on the machine skews absolute numbers; say how busy it was
+  notes.push(`1-minute load average ${loadStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (${machine.nproc} CPUs)`);
   const report: BenchReport = {
     date: new Date().toISOString(),
     machine,
