@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { FilterChainConfig, ListenerConfig, DownstreamTlsConfig } from '../config/listener.js';
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import type { HttpDeps } from '../http/connection-manager.js';
+import type { ConnectionInfo } from '../http/downstream.js';
 import { TcpProxy } from '../network/tcp-proxy/tcp-proxy.js';
 import { FilterChainMatcher } from './filter-chain-matcher.js';
 import { inspectConnection } from './tls-inspector.js';
@@ -24,6 +25,8 @@ export interface ListenerDeps extends HttpDeps {
 export interface ChainRuntime {
   readonly config: FilterChainConfig;
   readonly secureContext: tls.SecureContext | null;
+  /** A never-listening tls.Server that terminates TLS for this chain (handshake, ALPN, client certificates). */
+  readonly tlsServer: tls.Server | null;
   readonly alpn: string[];
   readonly hcm: HttpConnectionManager | null;
   readonly tcp: TcpProxy | null;
@@ -146,30 +149,8 @@ export class ActiveListener {
     }
     // node:tls reads a net.Socket's handle directly; bytes the inspectors read must be replayed through JS.
     const carrier = peeked.length > 0 ? new ReplaySocket(socket, peeked) : socket;
-    const tlsCfg = chain.config.tls as DownstreamTlsConfig;
-    const ts = new tls.TLSSocket(carrier, {
-      isServer: true,
-      secureContext: chain.secureContext,
-      ALPNProtocols: chain.alpn,
-      requestCert: tlsCfg.requireClientCertificate || tlsCfg.trustedCa !== null,
-      rejectUnauthorized: tlsCfg.requireClientCertificate,
-    });
-    ts.on('error', () => socket.destroy());
-    const hsTimer = setTimeout(() => ts.destroy(), 10_000);
-    ts.once('secure', () => {
-      clearTimeout(hsTimer);
-      if (tlsCfg.matchSubjectAltNames.length > 0) {
-        const cert = ts.getPeerCertificate();
-        const sans = cert && Object.keys(cert).length ? certificateSans(cert) : [];
-        if (!tlsCfg.matchSubjectAltNames.some((s) => sans.includes(s))) {
-          ts.destroy();
-          return;
-        }
-      }
-      const sniSeen = typeof (ts as tls.TLSSocket & { servername?: string | false }).servername === 'string' ? String((ts as tls.TLSSocket & { servername?: string }).servername) : sni;
-      hcm.handleConnection(ts, typeof ts.alpnProtocol === 'string' ? ts.alpnProtocol : '', { ...info, sni: sniSeen });
-    });
-    ts.once('close', () => clearTimeout(hsTimer));
+    pendingTls.set(carrier, { hcm, info });
+    chain.tlsServer!.emit('connection', carrier);
     socket.resume();
   }
 
@@ -222,19 +203,54 @@ function buildChain(c: FilterChainConfig, deps: ListenerDeps, port: number): Cha
     else if (f.kind === 'sni_cluster') sniCluster = true;
   }
   let secureContext: tls.SecureContext | null = null;
+  let tlsServer: tls.Server | null = null;
   let alpn: string[] = [];
   if (c.tls) {
     const t = c.tls;
     const cert = t.certificates[0];
-    secureContext = tls.createSecureContext({
+    const ctxOptions: tls.SecureContextOptions = {
       cert: cert?.certChain,
       key: cert?.privateKey,
       ca: t.trustedCa ?? undefined,
       minVersion: (t.minVersion ?? 'TLSv1.2') as tls.SecureVersion,
       maxVersion: (t.maxVersion ?? undefined) as tls.SecureVersion | undefined,
       ciphers: t.cipherSuites.length ? t.cipherSuites.join(':') : undefined,
-    });
+    };
+    secureContext = tls.createSecureContext(ctxOptions);
     alpn = t.alpn.length ? [...t.alpn] : hcm ? (hcm.config.codecType === 'HTTP1' ? ['http/1.1'] : hcm.config.codecType === 'HTTP2' ? ['h2'] : ['h2', 'http/1.1']) : [];
+    tlsServer = tls.createServer({
+      ...ctxOptions,
+      ALPNProtocols: alpn.length ? alpn : undefined,
+      requestCert: t.requireClientCertificate || t.trustedCa !== null,
+      rejectUnauthorized: t.requireClientCertificate,
+      handshakeTimeout: 10_000,
+    });
+    tlsServer.on('tlsClientError', (_e: Error, s: tls.TLSSocket) => s.destroy());
+    tlsServer.on('secureConnection', (ts: tls.TLSSocket) => onSecure(ts, t));
   }
-  return { config: c, secureContext, alpn, hcm, tcp, sniCluster };
+  return { config: c, secureContext, tlsServer, alpn, hcm, tcp, sniCluster };
+}
+
+/** Connections handed to a chain's tls.Server, waiting for their handshake (keyed by the object emitted). */
+const pendingTls = new WeakMap<object, { hcm: HttpConnectionManager; info: ConnectionInfo }>();
+
+function onSecure(ts: tls.TLSSocket, t: DownstreamTlsConfig): void {
+  const parent = (ts as tls.TLSSocket & { _parent?: object })._parent;
+  const p = parent ? pendingTls.get(parent) : undefined;
+  if (!p) {
+    ts.destroy();
+    return;
+  }
+  pendingTls.delete(parent!);
+  if (t.matchSubjectAltNames.length > 0) {
+    const cert = ts.getPeerCertificate();
+    const sans = cert && Object.keys(cert).length ? certificateSans(cert) : [];
+    if (!t.matchSubjectAltNames.some((s) => sans.includes(s))) {
+      ts.destroy();
+      return;
+    }
+  }
+  const servername = (ts as tls.TLSSocket & { servername?: string | false }).servername;
+  const sni = typeof servername === 'string' ? servername : p.info.sni;
+  p.hcm.handleConnection(ts, typeof ts.alpnProtocol === 'string' ? ts.alpnProtocol : '', { ...p.info, sni });
 }
