@@ -1,7 +1,7 @@
 // Builds the SO_ORIGINAL_DST addon (native/) with node-gyp. Never fails the build: without a C toolchain,
 // Python or Node headers it prints one line and exits 0 (meshlet then runs without original-destination
 // support and says so when a listener needs it).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,14 @@ const say = (msg) => { console.log(`build-native: ${msg}`); process.exit(0); };
 
 if (process.platform !== 'linux') say(`skipped (SO_ORIGINAL_DST is Linux-only; platform ${process.platform})`);
 if (!existsSync(gyp)) say('skipped (node-gyp is not installed; run npm install with dev dependencies)');
+
+// Up to date: the addon is newer than its sources (node-gyp rebuild would delete it first, so skip when possible).
+const built = join(root, 'native', 'build', 'Release', 'original_dst.node');
+if (existsSync(built) && !process.argv.includes('--force')) {
+  const t = statSync(built).mtimeMs;
+  const srcs = ['original_dst.c', 'original_dst_stub.c', 'binding.gyp'].map((f) => join(root, 'native', f)).filter((f) => existsSync(f));
+  if (srcs.every((f) => statSync(f).mtimeMs <= t)) process.exit(0);
+}
 
 const args = [gyp, 'rebuild', '--directory', join(root, 'native')];
 // Prefer the headers installed next to this node (no download needed, works offline); else node-gyp's cache.
