@@ -12,6 +12,8 @@ export interface FormatContext {
   /** 'HTTP/1.1' | 'HTTP/2' | ... */
   readonly protocol: string;
   readonly startTimeMs: number;
+  /** The request as formatters should see it (%REQ(:path)% etc.); takes precedence over requestHeaders. */
+  readonly requestHead?: RequestHead;
   readonly requestHeaders?: HeaderMap;
   readonly responseHeaders?: HeaderMap;
   readonly upstreamHost?: string;
@@ -94,6 +96,7 @@ export interface ForwardDecision {
   readonly virtualClusterName: string;
   /** Route timeout in ms; 0 disables. Envoy default 15000. */
   readonly timeoutMs: number;
+  /** Route idle_timeout in ms; 0 disables; -1 when unset (the HCM's stream_idle_timeout applies). */
   readonly idleTimeoutMs: number;
   readonly retryPolicy: RetryPolicy | null;
   readonly hashPolicies: readonly HashPolicy[];
@@ -109,6 +112,8 @@ export interface ForwardDecision {
    * Values are canonical Any objects (with '@type'); HTTP filters translate and cache them by identity.
    */
   readonly perFilterConfig: (filterName: string) => Readonly<Record<string, unknown>> | undefined;
+  /** The vhost's virtual cluster for these (e.g. finalized) headers: first full match, 'other' if none, '' without any. */
+  virtualClusterFor?(head: RequestHead): string;
   /** Request mutations in Envoy order (weighted cluster, levels, host rewrite, path rewrite); mutates `head`. */
   finalizeRequest(head: RequestHead, ctx: FormatContext): void;
   /** Response mutations (weighted cluster first, then levels); mutates `headers`. */

@@ -1,0 +1,147 @@
+// common/: RE2 regular expressions (via re2-wasm, linear time) for every config regex: route safe_regex, header and
+// string matchers, regex_rewrite. Compiled once at config translation/compile time, never per request.
+import { RE2 } from 're2-wasm';
+
+/** A compiled RE2 pattern: full-match (Envoy safe_regex semantics), search, and RE2-style replace-all. */
+export class CompiledRegex {
+  private readonly full: RE2;
+  private readonly global: RE2;
+  private readonly search: RE2;
+
+  constructor(readonly source: string, readonly groupCount: number) {
+    this.full = new RE2(`^(?:${source})$`, 'u');
+    this.global = new RE2(source, 'gu');
+    this.search = new RE2(source, 'u');
+  }
+
+  /** True when the whole input matches (RE2::FullMatch). */
+  fullMatch(input: string): boolean {
+    return this.full.test(input);
+  }
+
+  /** Capture groups of a full match ([0] is the whole input), or null. */
+  fullMatchGroups(input: string): (string | undefined)[] | null {
+    const m = this.full.exec(input);
+    return m === null ? null : [...m];
+  }
+
+  /** True when some part of the input matches (RE2::PartialMatch). */
+  partialMatch(input: string): boolean {
+    return this.search.test(input);
+  }
+
+  /**
+   * RE2::GlobalReplace: replaces every non-overlapping match; an empty match right after the previous match is
+   * skipped. `substitution` must come from compileSubstitution().
+   */
+  replaceAll(input: string, substitution: Substitution): string {
+    const re = this.global;
+    re.lastIndex = 0;
+    let out = '';
+    let last = 0;
+    let lastMatchEnd = -1;
+    let m: ReturnType<RE2['exec']>;
+    while (re.lastIndex <= input.length && (m = re.exec(input)) !== null) {
+      const start = m.index;
+      const text = m[0] ?? '';
+      const end = start + text.length;
+      if (text.length === 0 && start === lastMatchEnd) {
+        re.lastIndex = start + 1;
+        continue;
+      }
+      out += input.slice(last, start) + renderSubstitution(substitution, m);
+      last = end;
+      lastMatchEnd = end;
+      re.lastIndex = text.length === 0 ? end + 1 : end;
+    }
+    return out + input.slice(last);
+  }
+
+  /** RE2::Replace: replaces the first match only. */
+  replaceFirst(input: string, substitution: Substitution): string {
+    const m = this.search.exec(input);
+    if (!m) return input;
+    return input.slice(0, m.index) + renderSubstitution(substitution, m) + input.slice(m.index + (m[0] ?? '').length);
+  }
+}
+
+/** A parsed RE2 rewrite string: literal text and group references (\0..\9). */
+export type Substitution = readonly (string | number)[];
+
+export type RegexResult = { readonly ok: true; readonly regex: CompiledRegex } | { readonly ok: false; readonly error: string };
+
+/** Compiles `pattern` with RE2 syntax; what RE2 rejects (backreferences, lookaround, ...) is an error. */
+export function compileRegex(pattern: string): RegexResult {
+  try {
+    return { ok: true, regex: new CompiledRegex(pattern, countGroups(pattern)) };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return { ok: false, error: `invalid regex ${JSON.stringify(pattern)}: ${msg.replace(/^Invalid regular expression: \/.*\/u?: /s, '')}` };
+  }
+}
+
+/** Number of capturing groups in an RE2 pattern (parsed lexically). */
+export function countGroups(pattern: string): number {
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      if (pattern[i + 1] === '^') i++;
+      if (pattern[i + 1] === ']') i++;
+      continue;
+    }
+    if (c === '(') {
+      if (pattern[i + 1] !== '?') n++;
+      else if (pattern.startsWith('(?P<', i) || (pattern.startsWith('(?<', i) && pattern[i + 3] !== '=' && pattern[i + 3] !== '!')) n++;
+    }
+  }
+  return n;
+}
+
+export type SubstitutionResult = { readonly ok: true; readonly substitution: Substitution } | { readonly ok: false; readonly error: string };
+
+/** Parses an RE2 rewrite string (`\1`, `\\`); references beyond `groupCount` are an error (RE2::CheckRewriteString). */
+export function compileSubstitution(text: string, groupCount: number): SubstitutionResult {
+  const parts: (string | number)[] = [];
+  let lit = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c !== '\\') {
+      lit += c;
+      continue;
+    }
+    const d = text[i + 1];
+    if (d === '\\') {
+      lit += '\\';
+      i++;
+    } else if (d !== undefined && d >= '0' && d <= '9') {
+      const g = d.charCodeAt(0) - 48;
+      if (g > groupCount) return { ok: false, error: `substitution ${JSON.stringify(text)} references group \\${g} but the regex has ${groupCount} capturing group(s)` };
+      if (lit) parts.push(lit);
+      lit = '';
+      parts.push(g);
+      i++;
+    } else {
+      return { ok: false, error: `invalid rewrite pattern ${JSON.stringify(text)}: '\\' must be followed by a digit or '\\'` };
+    }
+  }
+  if (lit) parts.push(lit);
+  return { ok: true, substitution: parts };
+}
+
+function renderSubstitution(sub: Substitution, m: readonly (string | undefined)[]): string {
+  if (sub.length === 1 && typeof sub[0] === 'string') return sub[0];
+  let s = '';
+  for (const p of sub) s += typeof p === 'string' ? p : (m[p] ?? '');
+  return s;
+}
