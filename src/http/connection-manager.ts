@@ -419,8 +419,9 @@ export class HttpConnectionManager {
       const headers: HeaderMap = {};
       if (decision.kind === 'redirect') headers.location = decision.location;
       const body = decision.body;
-      headers['content-length'] = String(body ? body.length : 0);
+      // finalizeResponse adds content-length/content-type for a body (route engine contract).
       decision.finalizeResponse(headers, { ...s.format, responseCode: decision.status, routeName: decision.routeName });
+      if (headers['content-length'] === undefined) headers['content-length'] = String(body ? body.length : 0);
       s.decorateResponse(headers);
       if (!body || body.length === 0 || s.isHead) ds.sendHeaders(decision.status, headers, true);
       else {
@@ -443,6 +444,7 @@ export class HttpConnectionManager {
       random: this.random,
       resolveCluster: (n) => this.deps.clusters.get(n),
       hash,
+      streamIdleTimeoutMs: c.streamIdleTimeoutMs,
     }, upgrade && ds instanceof H1UpgradeDownstream ? upgrade : null);
     rr.start();
   }

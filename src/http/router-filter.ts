@@ -82,6 +82,8 @@ export interface RouterDeps {
   readonly random: () => number;
   readonly resolveCluster: (name: string) => UpstreamCluster | undefined;
   readonly hash: bigint | undefined;
+  /** HCM stream_idle_timeout (0 = off), used when the route sets no idle_timeout. */
+  readonly streamIdleTimeoutMs: number;
 }
 
 /** One forwarding of a stream (all its attempts). Created per request by the connection manager. */
@@ -354,9 +356,16 @@ export class RouterRequest implements UpstreamResponseHandler {
 
   // ----- timers and aborts ----------------------------------------------------------------------------------
 
+  /** Route idle_timeout when set (>= 0, 0 disables), else the HCM's stream_idle_timeout. */
+  private idleMs(): number {
+    const r = this.decision.idleTimeoutMs;
+    return r !== undefined && r >= 0 ? r : this.deps.streamIdleTimeoutMs;
+  }
+
   private armIdle(): void {
-    const t = this.responseStarted ? this.decision.idleTimeoutMs : (this.retry?.perTryIdleTimeoutMs || this.decision.idleTimeoutMs);
-    if (!t) return;
+    const perTryIdle = !this.responseStarted ? this.retry?.perTryIdleTimeoutMs ?? 0 : 0;
+    const t = perTryIdle > 0 ? Math.min(perTryIdle, this.idleMs() || perTryIdle) : this.idleMs();
+    if (!t || t <= 0) return;
     if (this.idleTimer) this.idleTimer.refresh();
     else this.idleTimer = setTimeout(() => this.onIdleTimeout(), t);
   }
@@ -393,6 +402,10 @@ export class RouterRequest implements UpstreamResponseHandler {
   private onIdleTimeout(): void {
     this.idleTimer = null;
     if (this.finished) return;
+    if (!this.responseStarted && (this.retry?.perTryIdleTimeoutMs ?? 0) > 0) {
+      this.onPerTryTimeout();
+      return;
+    }
     const h = this.handle;
     this.endAttempt();
     h?.abort();
@@ -402,7 +415,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       this.complete();
       return;
     }
-    this.localReply(LocalReply.upstreamTimeout);
+    this.localReply(LocalReply.streamIdleTimeout);
   }
 
   private onDownstreamAbort(): void {

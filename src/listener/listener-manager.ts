@@ -33,7 +33,9 @@ interface Binding {
 }
 
 function addressKey(c: ListenerConfig): string {
-  return c.address.pipe ? `pipe:${c.address.pipe}` : `${c.address.address}:${c.address.port}`;
+  if (c.address.pipe) return `pipe:${c.address.pipe}`;
+  // Port 0 asks the kernel for a fresh port: every such listener gets its own socket.
+  return c.address.port === 0 ? `${c.address.address}:0#${c.name}` : `${c.address.address}:${c.address.port}`;
 }
 
 export interface ListenerManagerOptions {

@@ -14,6 +14,22 @@ import type { ListenerConfig } from '../../src/config/listener.js';
 import type { RouteConfig } from '../../src/config/route.js';
 import type { ForwardDecision, RouteDecision, RouteLookupInput, RouteTable } from '../../src/router/types.js';
 import type { RouteTableSource, StreamInfo } from '../../src/http/connection-manager.js';
+import { translateRouteConfiguration } from '../../src/xds/resource-types/route-configuration.js';
+import { compileRouteTable } from '../../src/router/route-table.js';
+import { hashKeyFromPolicies, initHashing } from '../../src/router/hash-policy.js';
+
+/** A compiled route table from a YAML-like RouteConfiguration, through the real RDS translator and engine. */
+export function routeTableFrom(yaml: Record<string, unknown>): RouteTable {
+  const issues = new Issues();
+  const rc = translateRouteConfiguration(jsonToCanonical('envoy.config.route.v3.RouteConfiguration', yaml), issues);
+  if (issues.hasErrors) throw new Error(`route config invalid: ${formatErrors(issues.allErrors())}`);
+  return compileRouteTable(rc);
+}
+
+/** Loads the hashing module the route hash policies need (call before requests that hash). */
+export function initDataPlane(): Promise<void> {
+  return initHashing();
+}
 
 const NODE = { id: 'test', cluster: 'test', locality: {}, metadata: {} };
 
@@ -89,7 +105,7 @@ export class ScriptedRouteTable implements RouteTable {
 
 export class MapRouteSource implements RouteTableSource {
   readonly tables = new Map<string, RouteTable>();
-  compiler: ((c: RouteConfig) => RouteTable) | null = null;
+  compiler: ((c: RouteConfig) => RouteTable) | null = (c) => compileRouteTable(c);
   get(name: string): RouteTable | undefined {
     return this.tables.get(name);
   }
@@ -112,6 +128,7 @@ export class DataPlane {
       routes: this.routes,
       clusters: this.clusters,
       pools: this.pools,
+      hashKey: hashKeyFromPolicies,
       onStreamEnd: (s) => this.streams.push(s),
     }, { drainTimeMs });
   }

@@ -8,12 +8,15 @@ import type {
   ServerHeaderTransformation,
 } from '../../config/http-connection-manager.js';
 import type { RouteConfig } from '../../config/route.js';
+import { translateRouteConfiguration } from './route-configuration.js';
 
 export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
 /** Translates an inline route_config; supplied by the route slice (xds/resource-types/route-configuration.ts). */
 export type InlineRouteTranslator = (raw: Canonical, issues: Issues, ctx: TranslateContext) => RouteConfig | null;
+
+const defaultInlineRoutes: InlineRouteTranslator = (raw, issues) => translateRouteConfiguration(raw, issues);
 
 /**
  * HTTP filter type URLs the filter framework knows. Filters of other types are an error unless is_optional.
@@ -136,8 +139,7 @@ export function translateHttpConnectionManager(
     else if (!cs.ads && !cs.self) ri.at('config_source').error('only ads (or self) config sources are supported for RDS');
   }
   if (inline) {
-    if (inlineRoutes) routeConfig = inlineRoutes(inline, issues.at('route_config'), ctx);
-    else routeConfig = Object.freeze({ ...(inline as object), name: typeof inline.name === 'string' ? inline.name : '' }) as RouteConfig;
+    routeConfig = (inlineRoutes ?? defaultInlineRoutes)(inline, issues.at('route_config'), ctx);
   }
 
   const { filters, router } = translateHttpFilters(raw.http_filters, issues.at('http_filters'));
