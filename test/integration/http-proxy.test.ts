@@ -69,6 +69,7 @@ before(async () => {
     ['/missing', forward('nope')],
     ['/direct', { kind: 'direct', status: 201, location: '', body: Buffer.from('hello direct'), vhostName: 'vh', routeName: 'd', routeIndex: 0, finalizeResponse: (h) => { h['x-direct'] = 'yes'; } }],
     ['/nr', { kind: 'none', reason: 'no_route' }],
+    ['/ws', forward('a', { upgrades: new Map([['websocket', true]]) })],
     ['/', forward('a', { finalizeResponse: (h) => { h['x-added'] = 'resp'; } })],
   ]));
   await dp.setListeners([listenerFrom(httpListener('ingress'))]);
@@ -188,4 +189,28 @@ test('keep-alive and pipelined requests are answered in order on one connection'
   assert.deepEqual(statuses, ['200', '200', '200']);
   const paths = [...out.matchAll(/"path":"([^"]+)"/g)].map((m) => m[1]);
   assert.deepEqual(paths, ['/p1', '/b/p2', '/p3']);
+});
+
+test('WebSocket upgrade is spliced through when the route allows it; refused (403) otherwise', async () => {
+  const ok = await new Promise<string>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    const t = setTimeout(() => s.destroy(), 3000);
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+      if (out.includes('hello from a') && !out.includes('ping!')) s.write('ping!');
+      if (out.includes('ping!')) {
+        clearTimeout(t);
+        s.destroy();
+        resolve(out);
+      }
+    });
+    s.on('close', () => resolve(out));
+    s.write('GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  });
+  assert.match(ok, /^HTTP\/1.1 101 /);
+  assert.match(ok, /hello from a\n/);
+  assert.match(ok, /ping!/);
+  const refused = await raw(port, 'GET /other HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n', 1500);
+  assert.match(refused, /^HTTP\/1.1 403 /);
 });

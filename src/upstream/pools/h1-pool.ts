@@ -124,6 +124,11 @@ export class H1Pool implements UpstreamPool {
       const v = head.headers[k];
       if (v !== undefined) headers[k] = v;
     }
+    // undici writes Connection/Upgrade itself for upgrades and rejects them as headers.
+    if (head.upgrade) {
+      delete headers.upgrade;
+      delete headers.connection;
+    }
     try {
       this.pool.dispatch({
         path: head.path,
