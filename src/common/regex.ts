@@ -2,16 +2,26 @@
 // string matchers, regex_rewrite. Compiled once at config translation/compile time, never per request.
 import { RE2 } from 're2-wasm';
 
-/** A compiled RE2 pattern: full-match (Envoy safe_regex semantics), search, and RE2-style replace-all. */
+/**
+ * A compiled RE2 pattern: full-match (Envoy safe_regex semantics), search, and RE2-style replace-all.
+ * re2-wasm runs in a fixed 16 MB wasm heap and never frees a compiled RE2, so instances are interned by pattern
+ * (compileRegex) and the search/replace programs are only built when first used.
+ */
 export class CompiledRegex {
   private readonly full: RE2;
-  private readonly global: RE2;
-  private readonly search: RE2;
+  private globalRe: RE2 | null = null;
+  private searchRe: RE2 | null = null;
 
   constructor(readonly source: string, readonly groupCount: number) {
     this.full = new RE2(`^(?:${source})$`, 'u');
-    this.global = new RE2(source, 'gu');
-    this.search = new RE2(source, 'u');
+  }
+
+  private get global(): RE2 {
+    return (this.globalRe ??= new RE2(this.source, 'gu'));
+  }
+
+  private get search(): RE2 {
+    return (this.searchRe ??= new RE2(this.source, 'u'));
   }
 
   /** True when the whole input matches (RE2::FullMatch). */
@@ -70,10 +80,24 @@ export type Substitution = readonly (string | number)[];
 
 export type RegexResult = { readonly ok: true; readonly regex: CompiledRegex } | { readonly ok: false; readonly error: string };
 
-/** Compiles `pattern` with RE2 syntax; what RE2 rejects (backreferences, lookaround, ...) is an error. */
+const interned = new Map<string, CompiledRegex>();
+
+/** Distinct patterns compiled so far in this process (each holds wasm memory for the process lifetime). */
+export function compiledRegexCount(): number {
+  return interned.size;
+}
+
+/**
+ * Compiles `pattern` with RE2 syntax; what RE2 rejects (backreferences, lookaround, ...) is an error. The same
+ * pattern always yields the same (immutable, shareable) CompiledRegex, so config updates do not grow the wasm heap.
+ */
 export function compileRegex(pattern: string): RegexResult {
+  const hit = interned.get(pattern);
+  if (hit !== undefined) return { ok: true, regex: hit };
   try {
-    return { ok: true, regex: new CompiledRegex(pattern, countGroups(pattern)) };
+    const regex = new CompiledRegex(pattern, countGroups(pattern));
+    interned.set(pattern, regex);
+    return { ok: true, regex };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     return { ok: false, error: `invalid regex ${JSON.stringify(pattern)}: ${msg.replace(/^Invalid regular expression: \/.*\/u?: /s, '')}` };
