@@ -174,6 +174,9 @@ export interface VirtualHostConfig {
   readonly retryPolicy?: RetryPolicyConfig;
   readonly hashPolicies: readonly HashPolicyConfig[];
   readonly requestMirrorPolicies: readonly MirrorPolicyConfig[];
+  /** x-envoy-attempt-count on upstream requests / downstream responses (Istio sets the first on every vhost). */
+  readonly includeRequestAttemptCount: boolean;
+  readonly includeAttemptCountInResponse: boolean;
 }
 
 export interface RouteConfig {
@@ -187,6 +190,8 @@ export interface RouteConfig {
   readonly vhostHeader?: string;
   readonly typedPerFilterConfig: PerFilterConfig;
   readonly requestMirrorPolicies: readonly MirrorPolicyConfig[];
+  /** internal_only_headers (lower-cased): the HCM strips them from requests from external clients. */
+  readonly internalOnlyHeaders: readonly string[];
   /** Names of clusters this config references (cluster / weighted names / mirrors), for validate_clusters and admin. */
   readonly referencedClusters: readonly string[];
 }

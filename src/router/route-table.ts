@@ -470,6 +470,8 @@ class ForwardDecisionImpl implements ForwardDecision {
   get maxStreamDuration(): MaxStreamDuration | null { return this.route.maxStreamDuration; }
   get upgrades(): ReadonlyMap<string, boolean> { return this.route.upgrades; }
   get autoHostRewrite(): boolean { return this.route.forward!.hostRewrite?.kind === 'auto'; }
+  get includeAttemptCount(): boolean { return this.route.vhost.config.includeRequestAttemptCount; }
+  get includeAttemptCountInResponse(): boolean { return this.route.vhost.config.includeAttemptCountInResponse; }
   get decorator(): { readonly operation: string; readonly propagate: boolean } | null { return this.route.config.decorator ?? null; }
 
   perFilterConfig(filterName: string): Readonly<Record<string, unknown>> | undefined {

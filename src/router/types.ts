@@ -105,6 +105,9 @@ export interface ForwardDecision {
   /** Upgrade types allowed on this route (lower-case, e.g. 'websocket'), merged with the HCM's upgrade_configs. */
   readonly upgrades: ReadonlyMap<string, boolean>;
   readonly autoHostRewrite: boolean;
+  /** vhost include_request_attempt_count / include_attempt_count_in_response: send x-envoy-attempt-count. */
+  readonly includeAttemptCount?: boolean;
+  readonly includeAttemptCountInResponse?: boolean;
   /** Route decorator operation and whether to propagate it (x-envoy-decorator-operation). */
   readonly decorator: { readonly operation: string; readonly propagate: boolean } | null;
   /**

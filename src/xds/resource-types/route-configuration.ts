@@ -572,7 +572,8 @@ function translateRoute(o: Obj, vh: VhostDefaults, maxBody: number, opts: RouteT
 
 function translateVirtualHost(o: Obj, maxBody: number, opts: RouteTranslateOptions, issues: Issues): VirtualHostConfig {
   onlyFields(o, ['name', 'domains', 'routes', 'require_tls', 'virtual_clusters', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add',
-    'response_headers_to_remove', 'typed_per_filter_config', 'retry_policy', 'hash_policy', 'request_mirror_policies', 'metadata'], issues);
+    'response_headers_to_remove', 'typed_per_filter_config', 'retry_policy', 'hash_policy', 'request_mirror_policies', 'metadata',
+    'include_request_attempt_count', 'include_attempt_count_in_response'], issues);
   const name = str(o.name) ?? '';
   if (!name) issues.error('name is required', 'name');
   const domains = (Array.isArray(o.domains) ? o.domains : []).map((d: unknown) => String(d).toLowerCase());
@@ -603,6 +604,8 @@ function translateVirtualHost(o: Obj, maxBody: number, opts: RouteTranslateOptio
     ...(retryPolicy ? { retryPolicy } : {}),
     hashPolicies,
     requestMirrorPolicies: mirrors,
+    includeRequestAttemptCount: o.include_request_attempt_count === true,
+    includeAttemptCountInResponse: o.include_attempt_count_in_response === true,
   };
 }
 
@@ -611,9 +614,7 @@ export function translateRouteConfiguration(c: Canonical, issues: Issues, opts: 
   onlyFields(c, ['name', 'virtual_hosts', 'internal_only_headers', 'response_headers_to_add', 'response_headers_to_remove', 'request_headers_to_add',
     'request_headers_to_remove', 'most_specific_header_mutations_wins', 'validate_clusters', 'max_direct_response_body_size_bytes', 'request_mirror_policies',
     'ignore_port_in_host_matching', 'ignore_path_parameters_in_path_matching', 'typed_per_filter_config', 'metadata'], issues);
-  if (Array.isArray(c.internal_only_headers) && c.internal_only_headers.length) {
-    // Applied by the HCM (route-semantics.md L); carried for it, no routing effect here.
-  }
+  const internalOnlyHeaders = (Array.isArray(c.internal_only_headers) ? c.internal_only_headers : []).map((h: unknown) => String(h).toLowerCase());
   const maxBody = typeof c.max_direct_response_body_size_bytes === 'number' ? c.max_direct_response_body_size_bytes : DEFAULT_MAX_DIRECT_RESPONSE_BODY;
   const vhosts = list(c.virtual_hosts).map((v, i) => translateVirtualHost(v, maxBody, opts, issues.at('virtual_hosts').at(i)));
   // Domain uniqueness (case-insensitive) and a single '*' across the whole configuration (bullets 2, 3).
@@ -649,6 +650,7 @@ export function translateRouteConfiguration(c: Canonical, issues: Issues, opts: 
     ignorePathParametersInPathMatching: c.ignore_path_parameters_in_path_matching === true,
     typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config),
     requestMirrorPolicies: mirrors,
+    internalOnlyHeaders,
     referencedClusters: [...referenced],
   };
 }

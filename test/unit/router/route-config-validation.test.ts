@@ -104,3 +104,41 @@ test('bullet 59: redirect response codes map to statuses', () => {
   const a = config.virtualHosts[0].routes[0].action;
   assert.equal(a.kind === 'redirect' ? a.status : 0, 301, 'default');
 });
+
+test('an Istio-style sidecar RouteConfiguration translates without errors', () => {
+  const { config, errors } = translate({
+    name: '9080',
+    validate_clusters: false,
+    max_direct_response_body_size_bytes: 1048576,
+    ignore_port_in_host_matching: true,
+    virtual_hosts: [{
+      name: 'reviews.default.svc.cluster.local:9080',
+      domains: ['reviews.default.svc.cluster.local', 'reviews', 'reviews.default.svc', '10.96.0.10'],
+      include_request_attempt_count: true,
+      routes: [{
+        name: 'default',
+        match: { prefix: '/' },
+        decorator: { operation: 'reviews.default.svc.cluster.local:9080/*' },
+        metadata: { filter_metadata: { istio: { config: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews' } } },
+        route: {
+          cluster: 'outbound|9080||reviews.default.svc.cluster.local',
+          timeout: '0s',
+          retry_policy: {
+            retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+            num_retries: 2,
+            // Istio also sends typed_config PreviousHostsPredicate; that proto is not in proto/envoy-protos.txt yet.
+            retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
+            host_selection_retry_max_attempts: 5,
+            retriable_status_codes: [503],
+          },
+          max_stream_duration: { max_stream_duration: '0s', grpc_timeout_header_max: '0s' },
+        },
+      }],
+    }, { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: 'PassthroughCluster', timeout: '0s', max_grpc_timeout: '0s' } }] }],
+  });
+  assert.deepEqual(errors, []);
+  const vh0 = config.virtualHosts[0];
+  assert.equal(vh0.includeRequestAttemptCount, true);
+  const a = vh0.routes[0].action;
+  assert.ok(a.kind === 'route' && a.retryPolicy?.avoidPreviousHosts === true && a.retryPolicy.hostSelectionRetryMaxAttempts === 5);
+});
