@@ -3,6 +3,7 @@
 // tables, then listeners → admin server reads the views. Lifecycle: PRE_INITIALIZING → INITIALIZING → LIVE →
 // DRAINING (SIGTERM / drain_listeners) → exit.
 import * as grpc from '@grpc/grpc-js';
+import { writeFileSync } from 'node:fs';
 import type { RunOptions } from './cli/run-options.js';
 import type { BootstrapConfig, XdsServerConfig } from './bootstrap/bootstrap-config.js';
 import type { ConfigSnapshot } from './config/snapshot.js';
@@ -27,6 +28,7 @@ import { ServerLifecycle } from './admin/server-lifecycle.js';
 import type { AdminDeps, DrainOptions, ListenerInfo } from './admin/admin-deps.js';
 import { Metrics, createCoreMetrics, SERVER_STATE_VALUE } from './observability/metrics.js';
 import { explainRequest } from './admin/explain.js';
+import { DataPathObserver } from './observability/access-log/data-path-observer.js';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -104,12 +106,18 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
   const pools = new PoolManager();
   const routes = new CompiledRoutes();
   const httpLog = o.logs.child('http');
+  // Observability (issue 7): access logs and request stats from every finished stream, bound per applied config.
+  const observer = new DataPathObserver({
+    metrics, nodeMetadata: boot.node.metadata, statsConfig: boot.statsConfig, clusters,
+    onError: (error) => httpLog.error({ error }, 'access log / stats config'),
+  });
   const listeners = new ListenerManager(
     {
       routes,
       clusters,
       pools,
       hashKey: hashKeyFromPolicies,
+      onStreamEnd: observer.onStreamEnd,
       onConnectionRejected: (listener, reason) => httpLog.debug({ listener, reason }, 'connection rejected'),
     },
     { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000 },
@@ -132,6 +140,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
       const want = new Map<string, ListenerConfig>();
       for (const [name, e] of snap.listeners) want.set(name, e.value);
       const results = await listeners.apply(want);
+      observer.apply(want.values(), now);
       for (const r of results) if (!r.ok) log.error({ listener: r.name, error: r.error }, 'listener could not be applied');
       core.workersStarted.set(1);
       updateReadiness();
@@ -212,6 +221,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
       clusters.close();
       store.close();
       await admin?.close().catch(() => undefined);
+      await observer.close().catch(() => undefined);
       o.logs.flush();
     })();
     return closing;
@@ -254,7 +264,17 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
   };
   if (boot.admin) {
     admin = new AdminServer(deps);
-    adminBound = await admin.listen(boot.admin);
+    const bound = await admin.listen(boot.admin);
+    adminBound = bound;
+    // Envoy --admin-address-path: the bound admin address (port resolved when 0 was asked) for tools and tests.
+    if (o.flags.adminAddressPath) {
+      const text = bound.path ?? (bound.address.includes(':') ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`);
+      try {
+        writeFileSync(o.flags.adminAddressPath, text);
+      } catch (e) {
+        log.error({ err: e, path: o.flags.adminAddressPath }, 'cannot write the admin address file');
+      }
+    }
   }
 
   const onSignal = (sig: string): void => {
