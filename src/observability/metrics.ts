@@ -12,6 +12,8 @@ export interface StatDef {
   /** Envoy stat name; `{label}` segments become Prometheus labels (tag extraction). */
   readonly stat: string;
   readonly help: string;
+  /** Labels some children carry instead of a template label (Istio folds `_xx` into `upstream_rq{response_code_class}`). */
+  readonly extraLabels?: readonly string[];
 }
 
 interface ParsedStat {
@@ -20,17 +22,32 @@ interface ParsedStat {
   readonly template: string;
 }
 
-/** `cluster.{envoy_cluster_name}.upstream_rq_total` → `envoy_cluster_upstream_rq_total` + [envoy_cluster_name]. */
-export function parseStatName(stat: string): ParsedStat {
+/**
+ * `cluster.{envoy_cluster_name}.upstream_rq_total` → `envoy_cluster_upstream_rq_total` + [envoy_cluster_name]. A tag
+ * may also sit inside a segment, as Envoy's tag extraction pulls it out of `upstream_rq_200` / `upstream_rq_2xx`:
+ * `upstream_rq_{envoy_response_code}` → `upstream_rq`, `upstream_rq_{envoy_response_code_class}xx` → `upstream_rq_xx`.
+ */
+export function parseStatName(stat: string, extraLabels: readonly string[] = []): ParsedStat {
   const labels: string[] = [];
   const stripped = stat
     .split('.')
-    .filter((seg) => {
+    .map((seg) => {
       const m = /^\{([a-zA-Z_][a-zA-Z0-9_]*)\}$/.exec(seg);
-      if (m) labels.push(m[1]);
-      return !m;
+      if (m) {
+        labels.push(m[1]);
+        return null;
+      }
+      return seg
+        .replace(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g, (_x, l: string) => {
+          labels.push(l);
+          return '';
+        })
+        .replace(/__+/g, '_')
+        .replace(/_$/, '');
     })
+    .filter((seg): seg is string => seg !== null)
     .join('.');
+  for (const l of extraLabels) if (!labels.includes(l)) labels.push(l);
   return { promName: `envoy_${stripped.replace(/[^a-zA-Z0-9_]/g, '_')}`, labels, template: stat };
 }
 
@@ -66,7 +83,7 @@ export class Metrics {
   private readonly templates = new Map<string, ParsedStat>();
 
   private declare(def: StatDef): ParsedStat {
-    const p = parseStatName(def.stat);
+    const p = parseStatName(def.stat, def.extraLabels);
     const prev = this.templates.get(p.promName);
     if (prev && prev.template !== def.stat) throw new Error(`metric ${p.promName} already declared as ${prev.template}`);
     this.templates.set(p.promName, p);
@@ -158,7 +175,10 @@ function renderStatName(p: ParsedStat, labels: Record<string, string | number>):
   let used = 0;
   const name = p.template.replace(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g, (_m, l: string) => {
     used++;
-    return labels[l] === undefined ? '' : String(labels[l]);
+    if (labels[l] !== undefined) return String(labels[l]);
+    // A child bound with an extra label instead (Istio's folded response_code_class) shows that value.
+    for (const k of p.labels) if (!p.template.includes(`{${k}}`) && labels[k] !== undefined) return String(labels[k]);
+    return '';
   });
   if (p.labels.length > 0 || used > 0) return name;
   // Declared outside this helper (plain prom-client metric): show it with its labels.
