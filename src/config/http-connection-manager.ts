@@ -73,10 +73,42 @@ export interface HttpConnectionManagerConfig {
   readonly internalAddressConfig: InternalAddressConfig;
   /** Canonical access_log entries, tracing and local_reply_config, kept for the observability slice. */
   readonly accessLog: readonly Readonly<Record<string, unknown>>[];
-  readonly tracing: Readonly<Record<string, unknown>> | null;
+  /** HCM `tracing`, translated (null = tracing off). */
+  readonly tracing: TracingConfig | null;
   readonly localReplyConfig: Readonly<Record<string, unknown>> | null;
   /** Options of the router filter (envoy.filters.http.router). */
   readonly router: RouterFilterOptions;
+}
+
+/** One HCM tracing custom_tags entry; `environment` tags are resolved to literals at translation. */
+export interface CustomTag {
+  readonly tag: string;
+  readonly kind: 'literal' | 'request_header';
+  /** The literal value, or the request header name (lower-case). */
+  readonly value: string;
+  /** request_header: value used when the header is absent ('' = no tag). */
+  readonly defaultValue: string;
+}
+
+/** Where spans go: the first host of an xDS cluster (envoy_grpc) or a fixed target (google_grpc target_uri). */
+export type TracingCollector =
+  | { readonly kind: 'cluster'; readonly cluster: string }
+  | { readonly kind: 'target'; readonly target: string };
+
+/** HCM `tracing` (envoy.tracers.opentelemetry provider). Percentages are 0–100. */
+export interface TracingConfig {
+  /** null: tracing decisions and request-id marking only, no spans (no provider configured). */
+  readonly collector: TracingCollector | null;
+  readonly serviceName: string;
+  readonly clientSampling: number;
+  readonly randomSampling: number;
+  readonly overallSampling: number;
+  readonly customTags: readonly CustomTag[];
+  readonly spawnUpstreamSpan: boolean;
+  /** http.url tag length cap (Envoy default 256). */
+  readonly maxPathTagLength: number;
+  /** Export timeout for the collector (grpc_service.timeout), ms. */
+  readonly exportTimeoutMs: number;
 }
 
 export interface RouterFilterOptions {

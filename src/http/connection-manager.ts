@@ -5,14 +5,27 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Transform } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
 import { randomInt } from 'node:crypto';
 import type { HeaderMap, RequestHead } from '../common/headers.js';
 import { firstHeader } from '../common/headers.js';
 import type { HttpConnectionManagerConfig } from '../config/http-connection-manager.js';
+import type { NodeInfo } from '../config/node.js';
+import { Issues } from '../common/validation.js';
+import type { ResponseFlagCode } from '../common/errors.js';
+import { FilterManager } from './filters/filter-manager.js';
+import type { FilterStream } from './filters/filter-manager.js';
+import { builtinFilterRegistry } from './filters/filter-registry.js';
+import type { FilterRegistry } from './filters/filter-registry.js';
+import type { AuthRequest, AuthResponse, FilterDeps, FilterRequest, LocalReplyRequest } from './filters/filter-api.js';
+import { StreamTrace } from './stream-trace.js';
+import type { TraceDirection } from './stream-trace.js';
+import { TracerRegistry } from './tracer-registry.js';
+import type { TracerSource } from './tracer-registry.js';
 import type { RouteConfig } from '../config/route.js';
-import type { FormatContext, HashPolicy, RouteTable } from '../router/types.js';
+import type { FormatContext, HashPolicy, RouteDecision, RouteTable } from '../router/types.js';
 import type { ClusterManagerView } from '../upstream/types.js';
 import type { PoolManager } from '../upstream/pools/pool-manager.js';
 import type { ConnectionInfo, Downstream } from './downstream.js';
@@ -47,6 +60,26 @@ export interface StreamInfo {
   readonly routeName: string;
   readonly statPrefix: string;
   readonly connection: ConnectionInfo;
+  /** Request body bytes received from downstream (%BYTES_RECEIVED%). */
+  readonly bytesReceived: number;
+  /** Response body bytes sent downstream, after response transforms such as compression (%BYTES_SENT%). */
+  readonly bytesSent: number;
+  /** The final response headers sent downstream (%RESP(...)%); null when no response was sent. */
+  readonly responseHeaders: HeaderMap | null;
+  /** x-request-id of the stream ('' when none). */
+  readonly requestId: string;
+  /** Trace id (32 hex) when the stream was traced, else ''. */
+  readonly traceId: string;
+  /** Time from the upstream request to the upstream response headers (x-envoy-upstream-service-time), or -1. */
+  readonly upstreamServiceTimeMs: number;
+  /** Local address of the upstream connection, '' when unknown or none. */
+  readonly upstreamLocalAddress: string;
+  /** Upstream attempts made (1 + retries); 0 when the request never went upstream. */
+  readonly attemptCount: number;
+  /** Downstream local address 'ip:port' (%DOWNSTREAM_LOCAL_ADDRESS%). */
+  readonly downstreamLocalAddress: string;
+  /** SNI of the downstream TLS connection ('' when none) (%REQUESTED_SERVER_NAME%). */
+  readonly requestedServerName: string;
 }
 
 export interface HttpDeps {
@@ -58,6 +91,40 @@ export interface HttpDeps {
   /** Consistent-hash key from the route's hash policies (router/hash-policy.ts). */
   readonly hashKey?: (policies: readonly HashPolicy[], head: RequestHead, clientAddress: string) => bigint | undefined;
   readonly onStreamEnd?: (info: StreamInfo) => void;
+  /** This proxy's node (filters' downstream_nodes, span tags node_id/zone). */
+  readonly node?: NodeInfo;
+  /** Tracers by collector config; default: one registry shared by every HCM built with the same deps object. */
+  readonly tracers?: TracerSource;
+  /** HTTP filter types by type URL; default: builtinFilterRegistry(). */
+  readonly filterRegistry?: FilterRegistry;
+}
+
+/** Per-listener facts the HCM cannot read from its own config. */
+export interface HcmOptions {
+  /** Listener traffic_direction: INBOUND streams get SERVER spans, others CLIENT (egress) spans. */
+  readonly trafficDirection?: TraceDirection;
+}
+
+const defaultTracers = new WeakMap<HttpDeps, TracerRegistry>();
+
+/** The tracer registry HCMs built with `deps` share (deps.tracers, or one created on first use). */
+export function tracersOf(deps: HttpDeps): TracerSource {
+  if (deps.tracers) return deps.tracers;
+  let r = defaultTracers.get(deps);
+  if (!r) {
+    r = new TracerRegistry({ clusters: deps.clusters, node: deps.node });
+    defaultTracers.set(deps, r);
+  }
+  return r;
+}
+
+/** Counts bytes a node stream pushes (the HTTP parsers push every body chunk) without touching its flow. */
+function countPushedBytes(body: Readable, add: (n: number) => void): void {
+  const push = body.push;
+  body.push = function countedPush(this: Readable, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk !== null && chunk !== undefined) add((chunk as Buffer).length);
+    return push.call(this, chunk, encoding);
+  };
 }
 
 type HcmState = 'active' | 'draining' | 'closed';
@@ -73,6 +140,22 @@ class ActiveStream implements RouterStream {
   routeName = '';
   format!: FormatContext;
   readonly startTimeMs = Date.now();
+  /** The body the router sends upstream (request transforms applied); starts as the downstream body. */
+  requestBody: Readable | null;
+  filters: FilterStream | null = null;
+  trace: StreamTrace | null = null;
+  bytesReceived = 0;
+  bytesSent = 0;
+  responseHeaders: HeaderMap | null = null;
+  upstreamServiceTimeMs = -1;
+  attemptCount = 0;
+  grpcStatus: string | undefined = undefined;
+  grpcMessage: string | undefined = undefined;
+  /** Response body transforms (compressor): head we write into, tail we read from. */
+  private respHead: Transform | null = null;
+  private pendingTrailers: HeaderMap | null = null;
+  /** An encoder filter failed after we committed to a response: the rest of the upstream body is dropped. */
+  private discardBody = false;
 
   constructor(
     private readonly hcm: HttpConnectionManager,
@@ -84,15 +167,94 @@ class ActiveStream implements RouterStream {
     this.isGrpc = ct !== undefined && ct.startsWith('application/grpc');
     this.isHead = head.method === 'HEAD';
     this.suppressEnvoyHeaders = hcm.config.router.suppressEnvoyHeaders;
+    this.requestBody = downstream.body;
+    if (downstream.body) countPushedBytes(downstream.body, (n) => { this.bytesReceived += n; });
     downstream.onDone(() => this.hcm.streamDone(this));
   }
 
-  sendHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
-    this.downstream.sendHeaders(status, headers, endStream, false);
+  sendHeaders(status: number, headers: HeaderMap, endStream: boolean, expectTrailers = false): void {
+    const f = this.filters;
+    if (f) {
+      const failed = f.encodeHeaders(status, headers);
+      if (failed) {
+        // An encoder threw: answer 500 instead (the downstream has not seen headers yet).
+        this.discardBody = true;
+        this.outcome.responseCodeDetails = failed.details;
+        status = this.isGrpc ? 200 : failed.status;
+        for (const k of Object.keys(headers)) delete headers[k];
+        headers['content-length'] = '0';
+        if (this.isGrpc) {
+          headers['content-type'] = 'application/grpc';
+          headers['grpc-status'] = '13';
+        }
+        this.responseCode = status;
+        endStream = true;
+        expectTrailers = false;
+      } else if (!endStream && !this.isHead) {
+        const ts = f.responseBodyTransforms(status, headers);
+        if (ts.length > 0) this.pipeResponse(ts);
+      }
+    }
+    const gs = headers['grpc-status'];
+    if (gs !== undefined) {
+      this.grpcStatus = typeof gs === 'string' ? gs : gs[0];
+      this.grpcMessage = firstHeader(headers, 'grpc-message');
+    }
+    this.responseHeaders = headers;
+    this.downstream.sendHeaders(status, headers, endStream, expectTrailers);
   }
 
-  sendData(chunk: Buffer, endStream: boolean): void {
-    this.downstream.sendData(chunk, endStream);
+  private pipeResponse(ts: Transform[]): void {
+    const ds = this.downstream;
+    for (let i = 0; i + 1 < ts.length; i++) ts[i].pipe(ts[i + 1]);
+    const tail = ts[ts.length - 1];
+    const fail = (): void => ds.reset();
+    for (const t of ts) t.on('error', fail);
+    tail.on('data', (c: Buffer) => {
+      this.bytesSent += c.length;
+      if (!ds.sendData(c, false)) tail.pause();
+    });
+    tail.once('end', () => ds.sendTrailers(this.pendingTrailers));
+    ds.onDrain(() => tail.resume());
+    this.respHead = ts[0];
+  }
+
+  sendData(chunk: Buffer, endStream: boolean): boolean {
+    if (this.discardBody) return true;
+    const h = this.respHead;
+    if (h) {
+      const ok = h.write(chunk);
+      if (endStream) h.end();
+      return ok;
+    }
+    this.bytesSent += chunk.length;
+    return this.downstream.sendData(chunk, endStream);
+  }
+
+  sendTrailers(trailers: HeaderMap | null): void {
+    if (trailers) {
+      const gs = firstHeader(trailers, 'grpc-status');
+      if (gs !== undefined) {
+        this.grpcStatus = gs;
+        this.grpcMessage = firstHeader(trailers, 'grpc-message');
+      }
+    }
+    const h = this.respHead;
+    if (h && !this.discardBody) {
+      this.pendingTrailers = trailers;
+      h.end();
+      return;
+    }
+    this.downstream.sendTrailers(this.discardBody ? null : trailers);
+  }
+
+  onDrain(cb: () => void): void {
+    if (this.respHead) this.respHead.on('drain', cb);
+    else this.downstream.onDrain(cb);
+  }
+
+  beforeAttempt(headers: HeaderMap, attempt: number, cluster: string, hostKey: string): void {
+    this.trace?.injectAttempt(headers, attempt, cluster, hostKey, Date.now());
   }
 
   decorateResponse(headers: HeaderMap): void {
@@ -123,6 +285,45 @@ class ActiveStream implements RouterStream {
     if (spec.flag === 'DPE') this.downstream.closeConnectionAfter();
     sendLocalReply(this, spec, { ...opts, decorate: (h) => this.decorateResponse(h) });
   }
+
+  /** A local reply a filter asked for (fault abort, 403 RBAC, 429 rate limit, CORS preflight, ...). */
+  filterReply(r: LocalReplyRequest): void {
+    const spec: LocalReplySpec = { status: r.status, flag: (r.flag ?? null) as ResponseFlagCode | null, details: r.details, body: r.body ?? '' };
+    this.localReply(spec, { headers: r.headers, grpcStatus: r.grpcStatus });
+  }
+
+  /** Reads up to `max` request-body bytes for filters that inspect it (ext_authz with_request_body), then puts them back. */
+  bufferRequestBody(max: number, cb: (body: Buffer | null, truncated: boolean) => void): void {
+    const body = this.requestBody;
+    if (!body || max <= 0) return cb(null, false);
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let done = false;
+    const finish = (ended: boolean): void => {
+      if (done) return;
+      done = true;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onEnd);
+      body.pause();
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      if (ended) {
+        const pt = new PassThrough();
+        pt.end(all);
+        this.requestBody = all.length > 0 ? pt : null;
+      } else if (all.length > 0) body.unshift(all);
+      cb(all.length > max ? all.subarray(0, max) : all, n > max);
+    };
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      n += c.length;
+      if (n > max) finish(false);
+    };
+    const onEnd = (): void => finish(true);
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onEnd);
+  }
 }
 
 /** Envoy's header count includes pseudo-headers' host; count raw entries ourselves (Node truncates silently). */
@@ -142,10 +343,86 @@ export class HttpConnectionManager {
   private activeStreams = 0;
   private readonly random: () => number;
   private drainWaiters: (() => void)[] = [];
+  /** The HTTP filter chain of this config (built once; `isEmpty` streams skip it). */
+  readonly filters: FilterManager;
+  private readonly tracers: TracerSource | null;
+  readonly trafficDirection: TraceDirection;
 
-  constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number) {
+  constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number, opts: HcmOptions = {}) {
     this.inlineTable = config.routeConfig && !config.rdsName ? deps.routes.compile(config.routeConfig) : null;
     this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
+    this.trafficDirection = opts.trafficDirection ?? 'UNSPECIFIED';
+    this.tracers = config.tracing ? tracersOf(deps) : null;
+    // The HCM translator validated http_filters with the same registry (LDS NACKs bad configs), so this cannot
+    // report errors for a config that reached us.
+    const filterDeps: FilterDeps = {
+      nodeId: deps.node?.id ?? '',
+      nodeCluster: deps.node?.cluster ?? '',
+      now: Date.now,
+      random: this.random,
+      sendAuthRequest: (cluster, uri, req) => this.sendAuthRequest(cluster, uri, req),
+      resolveGrpcTarget: (cluster) => {
+        const h = this.deps.clusters.get(cluster)?.hosts()[0];
+        return h && !h.pipe ? `${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port}` : undefined;
+      },
+    };
+    this.filters = FilterManager.fromHcmConfig(config.httpFilters, config.router, { registry: deps.filterRegistry ?? builtinFilterRegistry(), deps: filterDeps }, new Issues('http_filters'));
+  }
+
+  /** ext_authz http_service: one HTTP request to a host of `clusterName` through the shared pools. */
+  private sendAuthRequest(clusterName: string, uri: string, req: AuthRequest): Promise<AuthResponse> {
+    return new Promise((resolve, reject) => {
+      const cluster = this.deps.clusters.get(clusterName);
+      if (!cluster) return reject(new Error(`cluster ${clusterName} not found`));
+      const host = cluster.chooseHost({});
+      if (!host) return reject(new Error(`no healthy upstream in ${clusterName}`));
+      let authority = clusterName;
+      try {
+        authority = new URL(uri).host || clusterName;
+      } catch { /* keep the cluster name */ }
+      const headers: HeaderMap = { ...req.headers };
+      delete headers.host;
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let resHeaders: HeaderMap = {};
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        handle?.abort();
+        reject(new Error('ext_authz request timed out'));
+      }, Math.max(1, req.timeoutMs));
+      let handle: { abort(): void } | null = null;
+      try {
+        const pool = this.deps.pools.get(cluster, host, cluster.protocol === 'http2' ? 'http2' : 'http1');
+        handle = pool.request({ method: req.method, path: req.path, authority, scheme: 'http', headers }, req.body, {
+          onHeaders: (st, h) => {
+            status = st;
+            resHeaders = h;
+          },
+          onData: (c) => {
+            chunks.push(c);
+            return true;
+          },
+          onEnd: () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve({ status, headers: resHeaders, body: Buffer.concat(chunks) });
+          },
+          onError: (e) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            reject(new Error(`ext_authz request failed: ${e.kind}`));
+          },
+        });
+      } catch (e) {
+        settled = true;
+        clearTimeout(timer);
+        reject(e as Error);
+      }
+    });
   }
 
   get connections(): number {
@@ -407,11 +684,64 @@ export class HttpConnectionManager {
       requestHeaders: head.headers,
       requestedServerName: conn.sni,
     };
+    const tracing = c.tracing;
+    if (tracing) {
+      const tracer = this.tracers?.tracerFor(tracing) ?? null;
+      s.trace = StreamTrace.begin(tracing, tracer, head, fwd.internal);
+    }
     const table = this.routeTable();
     if (!table) return s.localReply(LocalReply.routeNotFound);
     const decision = table.route({ head, randomValue: Math.floor(this.random() * 2 ** 32), format: s.format, runtimeMode: 'live' });
+    if (decision.kind !== 'none') s.routeName = decision.routeName;
+    s.trace?.startSpan(head, this.trafficDirection, decision.kind === 'forward' ? decision.decorator : null, s.startTimeMs);
+    const fm = this.filters;
+    if (fm.isEmpty) return this.route(s, decision, upgrade, fwd.clientAddress);
+    const freq: FilterRequest = {
+      head,
+      remoteAddress: fwd.clientAddress,
+      remotePort: conn.remotePort,
+      startTimeMs: s.startTimeMs,
+      directRemoteAddress: conn.remoteAddress,
+      localAddress: conn.localAddress,
+      localPort: conn.localPort,
+      protocol: ds.protocol,
+      isGrpc: s.isGrpc,
+      peer: null,
+      sni: conn.sni,
+      upstreamCluster: decision.kind === 'forward' ? decision.cluster : '',
+      nodeId: this.deps.node?.id ?? '',
+    };
+    const filters = fm.createStream(freq, decision.kind === 'forward' ? decision.perFilterConfig : null);
+    s.filters = filters;
+    const decode = (body: Buffer | null, truncated: boolean): void => {
+      const endStream = s.requestBody === null;
+      filters.decodeHeaders(endStream, body, (reply) => {
+        if (reply) return s.filterReply(reply);
+        if (s.downstream.aborted) return;
+        if (s.requestBody) {
+          const ts = filters.requestBodyTransforms();
+          if (ts.length > 0) {
+            let cur: Readable = s.requestBody;
+            for (const t of ts) {
+              t.on('error', () => s.downstream.reset());
+              cur = cur.pipe(t);
+            }
+            s.requestBody = cur;
+          }
+        }
+        this.route(s, decision, upgrade, fwd.clientAddress);
+      }, truncated);
+    };
+    if (fm.bufferRequestBodyBytes > 0 && s.requestBody) s.bufferRequestBody(fm.bufferRequestBodyBytes, decode);
+    else decode(null, false);
+  }
+
+  /** After the decoder filters: the router's part — no route, redirect/direct response, or forward upstream. */
+  private route(s: ActiveStream, decision: RouteDecision, upgrade: string | null, clientAddress: string): void {
+    const c = this.config;
+    const ds = s.downstream;
+    const head = s.head;
     if (decision.kind === 'none') return s.localReply(LocalReply.routeNotFound);
-    s.routeName = decision.routeName;
     if (decision.kind !== 'forward') {
       s.outcome.responseCodeDetails = decision.kind === 'redirect' ? 'via_redirect' : 'direct_response';
       s.responseCode = decision.status;
@@ -423,10 +753,10 @@ export class HttpConnectionManager {
       decision.finalizeResponse(headers, { ...s.format, responseCode: decision.status, routeName: decision.routeName });
       if (headers['content-length'] === undefined) headers['content-length'] = String(body ? body.length : 0);
       s.decorateResponse(headers);
-      if (!body || body.length === 0 || s.isHead) ds.sendHeaders(decision.status, headers, true);
+      if (!body || body.length === 0 || s.isHead) s.sendHeaders(decision.status, headers, true);
       else {
-        ds.sendHeaders(decision.status, headers, false);
-        ds.sendData(body, true);
+        s.sendHeaders(decision.status, headers, false);
+        s.sendData(body, true);
       }
       return;
     }
@@ -438,7 +768,7 @@ export class HttpConnectionManager {
     const cluster = decision.cluster ? this.deps.clusters.get(decision.cluster) : undefined;
     if (!cluster) return s.localReply(LocalReply.clusterNotFound, { status: decision.clusterNotFoundStatus });
     if (cluster.shouldDrop()) return s.localReply(LocalReply.dropOverload);
-    const hash = decision.hashPolicies.length > 0 && this.deps.hashKey ? this.deps.hashKey(decision.hashPolicies, head, fwd.clientAddress) : undefined;
+    const hash = decision.hashPolicies.length > 0 && this.deps.hashKey ? this.deps.hashKey(decision.hashPolicies, head, clientAddress) : undefined;
     const rr = new RouterRequest(s, decision, cluster, {
       pools: this.deps.pools,
       random: this.random,
@@ -452,9 +782,33 @@ export class HttpConnectionManager {
   /** Called once per stream when the downstream side is done. */
   streamDone(s: ActiveStream): void {
     this.activeStreams--;
+    const now = Date.now();
+    const f = s.filters;
+    if (f) {
+      for (const flag of f.responseFlags) if (!s.outcome.responseFlags.includes(flag)) s.outcome.responseFlags.push(flag);
+      f.destroy();
+    }
+    const trace = s.trace;
+    const traceId = trace?.traceId ?? '';
+    if (trace) {
+      trace.finish({
+        head: s.head,
+        protocol: s.downstream.protocol,
+        status: s.responseCode,
+        responseFlags: s.outcome.responseFlags.join(','),
+        requestSize: s.bytesReceived,
+        responseSize: s.bytesSent,
+        upstreamCluster: s.upstreamCluster,
+        upstreamHost: s.upstreamHost,
+        peerAddress: s.format?.remoteAddress ?? s.conn.remoteAddress,
+        grpcStatus: s.grpcStatus,
+        grpcMessage: s.grpcMessage,
+        endTimeMs: now,
+      });
+    }
     const info: StreamInfo = {
       startTimeMs: s.startTimeMs,
-      durationMs: Date.now() - s.startTimeMs,
+      durationMs: now - s.startTimeMs,
       head: s.head,
       protocol: s.downstream.protocol,
       responseCode: s.responseCode,
@@ -465,6 +819,16 @@ export class HttpConnectionManager {
       routeName: s.routeName,
       statPrefix: this.config.statPrefix,
       connection: s.conn,
+      bytesReceived: s.bytesReceived,
+      bytesSent: s.bytesSent,
+      responseHeaders: s.responseHeaders,
+      requestId: trace?.requestId ?? firstHeader(s.head.headers, 'x-request-id') ?? '',
+      traceId,
+      upstreamServiceTimeMs: s.upstreamServiceTimeMs,
+      upstreamLocalAddress: '',
+      attemptCount: s.attemptCount,
+      downstreamLocalAddress: s.conn.localAddress ? `${s.conn.localAddress.includes(':') ? `[${s.conn.localAddress}]` : s.conn.localAddress}:${s.conn.localPort}` : '',
+      requestedServerName: s.conn.sni,
     };
     try {
       this.deps.onStreamEnd?.(info);
@@ -504,6 +868,7 @@ export class HttpConnectionManager {
     this.h1?.closeIdleConnections();
     if (this.sockets.size > 0) return;
     this.state = 'closed';
+    this.filters.close();
     const w = this.drainWaiters;
     this.drainWaiters = [];
     for (const f of w) f();
@@ -512,6 +877,7 @@ export class HttpConnectionManager {
   /** Closes everything now. */
   destroy(): void {
     this.state = 'closed';
+    this.filters.close();
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
     this.h1?.closeAllConnections();

@@ -61,6 +61,8 @@ export interface LocalReplyOptions {
   readonly headers?: HeaderMap;
   /** Flag to record instead of the spec's (e.g. URX when retries were exhausted). */
   readonly extraFlag?: ResponseFlagCode;
+  /** gRPC status for gRPC requests instead of the HTTP→gRPC mapping (e.g. a fault filter's grpc_status abort). */
+  readonly grpcStatus?: number;
   /** Applies route/HCM response mutations (server header, x-request-id, ...). */
   readonly decorate?: (headers: HeaderMap) => void;
 }
@@ -75,7 +77,7 @@ export function sendLocalReply(target: LocalReplyTarget, spec: LocalReplySpec, o
   const headers: HeaderMap = { ...opts.headers };
   if (target.isGrpc) {
     headers['content-type'] = 'application/grpc';
-    headers['grpc-status'] = String(httpToGrpcStatus(status));
+    headers['grpc-status'] = String(opts.grpcStatus ?? httpToGrpcStatus(status));
     if (body) headers['grpc-message'] = encodeGrpcMessage(body);
     opts.decorate?.(headers);
     target.sendHeaders(200, headers, true);

@@ -66,6 +66,19 @@ export function retriableFailure(p: RetryPolicy, kind: UpstreamFailure['kind'] |
 
 export interface RouterStream extends LocalReplyTarget {
   readonly downstream: Downstream;
+  /** The request body to send upstream (the downstream body after request filters' transforms), or null. */
+  readonly requestBody: Readable | null;
+  /** Response path through the stream (encoder filters, body transforms, byte counts) to the downstream. */
+  sendHeaders(status: number, headers: HeaderMap, endStream: boolean, expectTrailers?: boolean): void;
+  sendData(chunk: Buffer, endStream: boolean): boolean;
+  sendTrailers(trailers: HeaderMap | null): void;
+  onDrain(cb: () => void): void;
+  /** Called for every upstream attempt with the headers it will send (trace context injection). */
+  beforeAttempt(headers: HeaderMap, attempt: number, cluster: string, hostKey: string): void;
+  /** Attempts made so far (set by the router). */
+  attemptCount: number;
+  /** Upstream request → response headers of the attempt that answered, ms (-1 until then). */
+  upstreamServiceTimeMs: number;
   readonly head: RequestHead;
   readonly format: FormatContext;
   readonly suppressEnvoyHeaders: boolean;
@@ -137,7 +150,7 @@ export class RouterRequest implements UpstreamResponseHandler {
   start(): void {
     const ds = this.s.downstream;
     ds.onAbort(() => this.onDownstreamAbort());
-    const body = ds.body;
+    const body = this.s.requestBody;
     if (body && (this.retry || this.decision.mirrorPolicies.length > 0)) this.replay = new ReplayBody(body);
     this.startMirrors();
     if (this.timeoutMs > 0) {
@@ -182,7 +195,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     this.s.upstreamHost = host.key;
     this.attempt++;
 
-    let body: Readable | Buffer | null = this.s.downstream.body;
+    let body: Readable | Buffer | null = this.s.requestBody;
     if (this.replay) body = this.replay.attach();
     const head = this.s.head;
     const headers: HeaderMap = { ...head.headers };
@@ -192,6 +205,8 @@ export class RouterRequest implements UpstreamResponseHandler {
       if (expected > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
       if (this.attempt > 1) headers['x-envoy-attempt-count'] = String(this.attempt);
     }
+    this.s.attemptCount = this.attempt;
+    this.s.beforeAttempt(headers, this.attempt, cluster.name, host.key);
     let authority = head.authority;
     if (this.decision.autoHostRewrite && host.hostname) authority = host.hostname;
     let pool: UpstreamPool;
@@ -287,6 +302,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     const s = this.s;
     s.responseCode = status;
     s.outcome.responseCodeDetails = 'via_upstream';
+    s.upstreamServiceTimeMs = Date.now() - this.attemptStart;
     if (this.retryStatusFlag) s.outcome.responseFlags.push(ResponseFlag.UpstreamRetryLimitExceeded);
     stripHopByHop(headers, false);
     if (!s.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(Date.now() - this.attemptStart);
@@ -294,17 +310,17 @@ export class RouterRequest implements UpstreamResponseHandler {
     s.decorateResponse(headers);
     const ct = firstHeader(headers, 'content-type');
     this.expectTrailers = !endStream && s.downstream.protocol === 'HTTP/2' && ((ct !== undefined && ct.startsWith('application/grpc')) || headers.trailer !== undefined);
-    s.downstream.sendHeaders(status, headers, endStream, this.expectTrailers);
+    s.sendHeaders(status, headers, endStream, this.expectTrailers);
     if (!this.drainHook) {
       this.drainHook = true;
-      s.downstream.onDrain(() => this.handle?.resume());
+      s.onDrain(() => this.handle?.resume());
     }
   }
 
   onData(chunk: Buffer): boolean {
     if (this.finished) return true;
     this.armIdle();
-    return this.s.downstream.sendData(chunk, false);
+    return this.s.sendData(chunk, false);
   }
 
   onEnd(trailers: HeaderMap | null): void {
@@ -313,7 +329,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     if (host) this.cluster.reportOutcome(host, { kind: 'http', status: this.s.responseCode });
     this.endAttempt();
     if (trailers) stripHopByHop(trailers, false);
-    this.s.downstream.sendTrailers(trailers);
+    this.s.sendTrailers(trailers);
     this.complete();
   }
 
@@ -469,7 +485,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       const authority = mp.disableShadowHostSuffixAppend ? this.s.head.authority : shadowHost(this.s.head.authority);
       const head = { ...this.s.head, authority, headers: { ...this.s.head.headers } };
       const send = (body: Buffer | null): void => sendMirror(cluster, head, body, this.deps);
-      if (!this.s.downstream.body) send(null);
+      if (!this.s.requestBody) send(null);
       else this.replay?.whenComplete((b) => {
         if (b) send(b);
       });

@@ -4,9 +4,11 @@ import type { Issues } from '../../common/validation.js';
 import type { Canonical } from '../proto-json.js';
 import type { TranslateContext } from '../resource-type.js';
 import type {
-  CodecType, EscapedSlashesAction, HeadersWithUnderscoresAction, HttpConnectionManagerConfig, HttpFilterConfig,
-  ServerHeaderTransformation,
+  CodecType, CustomTag, EscapedSlashesAction, HeadersWithUnderscoresAction, HttpConnectionManagerConfig, HttpFilterConfig,
+  ServerHeaderTransformation, TracingCollector, TracingConfig,
 } from '../../config/http-connection-manager.js';
+import { FilterManager } from '../../http/filters/filter-manager.js';
+import { builtinFilterRegistry } from '../../http/filters/filter-registry.js';
 import type { RouteConfig } from '../../config/route.js';
 import { translateRouteConfiguration } from './route-configuration.js';
 
@@ -66,6 +68,9 @@ export function rejectUnknownFields(raw: Canonical, known: ReadonlySet<string>, 
   }
 }
 
+/** Filter deps used only to validate filter configs at LDS time (no factory of a validated config is used). */
+const VALIDATION_DEPS = Object.freeze({ nodeId: '', nodeCluster: '', now: () => 0 });
+
 function translateHttpFilters(list: unknown, issues: Issues): { filters: HttpFilterConfig[]; router: HttpConnectionManagerConfig['router'] } {
   const filters: HttpFilterConfig[] = [];
   let router: HttpConnectionManagerConfig['router'] = { suppressEnvoyHeaders: false, startChildSpan: false };
@@ -79,9 +84,7 @@ function translateHttpFilters(list: unknown, issues: Issues): { filters: HttpFil
     const fi = issues.at(i);
     const o = obj(f) ?? {};
     const name = typeof o.name === 'string' ? o.name : '';
-    if (!name) fi.error('name is required', 'name');
     const tc = obj(o.typed_config);
-    if (o.config_discovery !== undefined) fi.unsupported('config_discovery');
     const typeUrl = tc && typeof tc['@type'] === 'string' ? (tc['@type'] as string) : '';
     const isOptional = o.is_optional === true;
     const disabled = o.disabled === true;
@@ -97,19 +100,101 @@ function translateHttpFilters(list: unknown, issues: Issues): { filters: HttpFil
       }
       return;
     }
-    if (!typeUrl) {
-      if (!isOptional) fi.error(`HTTP filter ${name || '(unnamed)'} has no typed_config`, 'typed_config');
-      return;
-    }
-    if (!KNOWN_HTTP_FILTER_TYPES.has(typeUrl)) {
-      if (!isOptional) fi.error(`unknown HTTP filter type ${typeUrl} (filter ${name})`, 'typed_config');
-      return; // optional unknown filters are skipped, as Envoy does
-    }
-    filters.push(Object.freeze({ name, typeUrl, config: tc ?? null, isOptional, disabled }));
+    // Optional filters of types meshlet does not know are skipped, as Envoy does.
+    if (typeUrl && KNOWN_HTTP_FILTER_TYPES.has(typeUrl)) filters.push(Object.freeze({ name, typeUrl, config: tc ?? null, isOptional, disabled }));
   });
   if (sawRouter < 0) issues.error('the last HTTP filter must be envoy.filters.http.router');
-  else if (sawRouter !== arr.length - 1) issues.at(sawRouter).error('envoy.filters.http.router must be the last HTTP filter');
+  // Names, router placement, unknown types and every filter's typed_config (translated by its filter type, errors
+  // under http_filters[i].typed_config...) are checked by the filter manager itself, so an LDS update with a bad
+  // filter config is NACKed with the same rules the data path runs with.
+  FilterManager.build(arr, { registry: builtinFilterRegistry(), deps: VALIDATION_DEPS }, issues).close();
   return { filters, router };
+}
+
+const TRACING_FIELDS = new Set(['client_sampling', 'random_sampling', 'overall_sampling', 'verbose', 'max_path_tag_length',
+  'custom_tags', 'provider', 'spawn_upstream_span']);
+const OTEL_TYPE_URL = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+
+function percent(v: unknown, issues: Issues, key: string): number {
+  const p = obj(v);
+  if (!p) return 100;
+  const n = num(p.value, 0);
+  if (!(n >= 0 && n <= 100)) issues.error('must be between 0 and 100', `${key}.value`);
+  return Math.min(100, Math.max(0, n));
+}
+
+/** Translates HCM `tracing` (OpenTelemetry provider only). Environment custom tags are read here, once. */
+export function translateTracing(raw: Canonical, issues: Issues, env: NodeJS.ProcessEnv = process.env): TracingConfig {
+  rejectUnknownFields(raw, TRACING_FIELDS, issues);
+  if (raw.verbose === true) issues.unsupported('verbose');
+  const customTags: CustomTag[] = [];
+  (Array.isArray(raw.custom_tags) ? raw.custom_tags : []).forEach((t: unknown, i: number) => {
+    const ti = issues.at('custom_tags').at(i);
+    const o = obj(t) ?? {};
+    const tag = typeof o.tag === 'string' ? o.tag : '';
+    if (!tag) ti.error('tag is required', 'tag');
+    const lit = obj(o.literal);
+    const hdr = obj(o.request_header);
+    const envTag = obj(o.environment);
+    if (lit) customTags.push({ tag, kind: 'literal', value: String(lit.value ?? ''), defaultValue: '' });
+    else if (hdr) {
+      const name = typeof hdr.name === 'string' ? hdr.name.toLowerCase() : '';
+      if (!name) ti.at('request_header').error('name is required', 'name');
+      customTags.push({ tag, kind: 'request_header', value: name, defaultValue: String(hdr.default_value ?? '') });
+    } else if (envTag) {
+      const name = typeof envTag.name === 'string' ? envTag.name : '';
+      if (!name) ti.at('environment').error('name is required', 'name');
+      const v = env[name] ?? String(envTag.default_value ?? '');
+      if (v) customTags.push({ tag, kind: 'literal', value: v, defaultValue: '' });
+    } else if (o.metadata !== undefined) ti.unsupported('metadata');
+    else ti.error('one of literal, environment or request_header is required');
+  });
+  let collector: TracingCollector | null = null;
+  let serviceName = 'unknown_service:envoy';
+  let exportTimeoutMs = 5000;
+  const provider = obj(raw.provider);
+  if (provider) {
+    const pi = issues.at('provider');
+    const tc = obj(provider.typed_config);
+    if (!tc || tc['@type'] !== OTEL_TYPE_URL) {
+      pi.error(`unsupported tracer ${String(tc?.['@type'] ?? provider.name ?? '(none)')}; only envoy.tracers.opentelemetry is supported`, 'typed_config');
+    } else {
+      const ti = pi.at('typed_config');
+      rejectUnknownFields(tc, new Set(['grpc_service', 'http_service', 'service_name', 'resource_detectors', 'sampler']), ti);
+      if (tc.http_service !== undefined) ti.unsupported('http_service', 'is not supported (use grpc_service: OTLP/gRPC)');
+      if (Array.isArray(tc.resource_detectors) && tc.resource_detectors.length > 0) ti.unsupported('resource_detectors');
+      if (tc.sampler !== undefined) ti.unsupported('sampler');
+      if (typeof tc.service_name === 'string' && tc.service_name) serviceName = tc.service_name;
+      const gs = obj(tc.grpc_service);
+      if (gs) {
+        const gi = ti.at('grpc_service');
+        if (gs.timeout !== undefined) exportTimeoutMs = num(gs.timeout, 5000);
+        const eg = obj(gs.envoy_grpc);
+        const gg = obj(gs.google_grpc);
+        if (eg) {
+          const cluster = typeof eg.cluster_name === 'string' ? eg.cluster_name : '';
+          if (!cluster) gi.at('envoy_grpc').error('cluster_name is required', 'cluster_name');
+          collector = { kind: 'cluster', cluster };
+        } else if (gg) {
+          const target = typeof gg.target_uri === 'string' ? gg.target_uri : '';
+          if (!target) gi.at('google_grpc').error('target_uri is required', 'target_uri');
+          if (gg.channel_credentials !== undefined) gi.at('google_grpc').unsupported('channel_credentials');
+          collector = { kind: 'target', target };
+        } else gi.error('one of envoy_grpc or google_grpc is required');
+      } else if (tc.http_service === undefined) ti.error('grpc_service is required', 'grpc_service');
+    }
+  }
+  return Object.freeze({
+    collector,
+    serviceName,
+    clientSampling: percent(raw.client_sampling, issues, 'client_sampling'),
+    randomSampling: percent(raw.random_sampling, issues, 'random_sampling'),
+    overallSampling: percent(raw.overall_sampling, issues, 'overall_sampling'),
+    customTags: Object.freeze(customTags),
+    spawnUpstreamSpan: raw.spawn_upstream_span === true,
+    maxPathTagLength: num(raw.max_path_tag_length, 256),
+    exportTimeoutMs,
+  });
 }
 
 const CODECS = new Set(['AUTO', 'HTTP1', 'HTTP2']);
@@ -196,6 +281,8 @@ export function translateHttpConnectionManager(
   if (lrc && ((Array.isArray(lrc.mappers) && lrc.mappers.length > 0) || lrc.body_format !== undefined)) {
     issues.at('local_reply_config').unsupported(Array.isArray(lrc.mappers) && lrc.mappers.length > 0 ? 'mappers' : 'body_format');
   }
+  const tr = obj(raw.tracing);
+  const tracing = tr ? translateTracing(tr, issues.at('tracing')) : null;
   const escaped = (raw.path_with_escaped_slashes_action as string | undefined) ?? 'KEEP_UNCHANGED';
   const sht = (raw.server_header_transformation as string | undefined) ?? 'OVERWRITE';
 
@@ -241,7 +328,7 @@ export function translateHttpConnectionManager(
     stripAnyHostPort: raw.strip_any_host_port === true,
     internalAddressConfig: Object.freeze({ unixSockets: iac.unix_sockets === true, cidrRanges: Object.freeze(cidrs) }),
     accessLog: Object.freeze(Array.isArray(raw.access_log) ? (raw.access_log as Canonical[]) : []),
-    tracing: obj(raw.tracing) ?? null,
+    tracing,
     localReplyConfig: lrc ?? null,
     router: Object.freeze(router),
   });
