@@ -107,6 +107,12 @@ export interface StreamMetricsOptions {
   readonly clusters?: ClusterGaugeSource;
 }
 
+/** prom-client shows a child only once it has a value: bound stats start at 0, as Envoy's do. */
+function zeroed(c: BoundCounter): BoundCounter {
+  c.inc(0);
+  return c;
+}
+
 function concrete(template: string, labels: Readonly<Record<string, string>>): string {
   return template.replace(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g, (_m, l: string) => labels[l] ?? '');
 }
@@ -132,12 +138,14 @@ export class StreamMetrics {
 
   private counter(def: StatDef, labels: Record<string, string>): BoundCounter {
     if (this.include && !this.include(concrete(def.stat, labels))) return NOOP_COUNTER;
-    return bindCounter(this.metrics.counter(def), labels);
+    return zeroed(bindCounter(this.metrics.counter(def), labels));
   }
 
   private histogram(def: StatDef, labels: Record<string, string>): BoundHistogram {
     if (this.include && !this.include(concrete(def.stat, labels))) return NOOP_HIST;
-    return bindHistogram(this.metrics.histogram(def), labels);
+    const h = this.metrics.histogram(def);
+    h.zero(labels); // Envoy shows a bound stat before its first sample
+    return bindHistogram(h, labels);
   }
 
   /** The `_xx` family: Envoy `upstream_rq_{class}xx` (class "2"), Istio folded into `upstream_rq_{class}` ("2xx"). */
@@ -176,7 +184,7 @@ export class StreamMetrics {
   /** A counter whose inclusion is judged on the Envoy name with `templateLabel` = `value`. */
   private counterFor(def: StatDef, labels: Record<string, string>, templateLabel: string, value: string): BoundCounter {
     if (this.include && !this.include(concrete(def.stat, { ...labels, [templateLabel]: value }))) return NOOP_COUNTER;
-    return bindCounter(this.metrics.counter(def), labels);
+    return zeroed(bindCounter(this.metrics.counter(def), labels));
   }
 
   /** Binds the stats of one cluster (idempotent). */
