@@ -113,6 +113,15 @@ for (const apiType of ['GRPC', 'DELTA_GRPC'] as const) {
       await xds.waitForRequest((r) => r.typeUrl === T.Listener && r.errorDetail === undefined && r.nonce !== '' && (apiType === 'DELTA_GRPC' || r.versionInfo === 'l3'), 10_000, xds.requests.length - 1);
     });
 
+    it('NACKs an invalid route configuration with its field path and keeps routing on the previous one', async () => {
+      const from = xds.requests.length;
+      xds.setResources(T.Route, [e2eRoutes('r1', 'svc-b', [{ match: { safe_regex: { regex: '(unclosed' } }, route: { cluster: 'svc-b' } }])], 'r-bad');
+      const nack = await xds.waitForRequest((r) => r.typeUrl === T.Route && r.errorDetail !== undefined, 10_000, from);
+      assert.match(String(nack.errorDetail?.message), /virtual_hosts\[0\]\.routes\[0\]\.match/, String(nack.errorDetail?.message));
+      assert.equal(await backendOf('/x'), 'backend-a', 'previous route table keeps serving');
+      assert.equal(await backendOf('/b/2'), 'backend-b');
+    });
+
     it('a route update takes effect for new requests within 1 s while an in-flight request finishes on the old route', async () => {
       a.behave = (req) => (req.path === '/slow' ? { delayMs: 1500 } : undefined);
       const inflight = httpRequest(url('/slow'), { timeoutMs: 10_000 });
@@ -137,6 +146,18 @@ for (const apiType of ['GRPC', 'DELTA_GRPC'] as const) {
 
     it('keeps serving the last config while the control plane is down, reports it disconnected, and reconnects', async () => {
       assert.equal(await meshlet.promValue('envoy_control_plane_connected_state'), 1);
+      // Steady traffic from before the kill until after the reconnect: none of it may fail.
+      let loadOn = true;
+      let sent = 0;
+      const failures: string[] = [];
+      const load = (async () => {
+        while (loadOn) {
+          sent++;
+          const who = await backendOf('/x').catch((e: Error) => e.message);
+          if (who !== 'backend-b') failures.push(String(who));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
       xds.kill();
       await pollUntil('connected_state 0', async () => (await meshlet.promValue('envoy_control_plane_connected_state')) === 0, 10_000);
       for (let i = 0; i < 20; i++) assert.equal(await backendOf('/x'), 'backend-b', 'traffic keeps flowing on the last config');
@@ -146,6 +167,10 @@ for (const apiType of ['GRPC', 'DELTA_GRPC'] as const) {
       await xds.restart();
       await xds.waitFor(() => xds.openStreams > 0, 40_000, 'meshlet to reconnect');
       await pollUntil('connected_state 1', async () => (await meshlet.promValue('envoy_control_plane_connected_state')) === 1, 10_000);
+      loadOn = false;
+      await load;
+      assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed while the control plane was away`);
+      assert.ok(sent > 20, `sent ${sent} requests during the outage`);
       const again = xds.requests.slice(before);
       assert.ok(again.length > 0);
       if (apiType === 'GRPC') {
@@ -184,3 +209,19 @@ for (const apiType of ['GRPC', 'DELTA_GRPC'] as const) {
     });
   });
 }
+
+describe('e2e with no control plane reachable', { timeout: 60_000 }, () => {
+  let meshlet: MeshletProcess | undefined;
+  after(async () => {
+    await meshlet?.stop();
+  });
+
+  it('becomes LIVE once initial_fetch_timeout expires (Envoy), reporting the control plane disconnected', async () => {
+    const deadPort = await freePort(); // nothing listens here
+    meshlet = await MeshletProcess.start({ bootstrap: adsBootstrap({ xdsPort: deadPort, initialFetchTimeout: '1s' }) });
+    const r = await meshlet.admin('/ready');
+    assert.equal(r.status, 503, 'not ready before the initial fetch timeout');
+    await meshlet.waitState('LIVE', 15_000);
+    assert.equal(await meshlet.promValue('envoy_control_plane_connected_state'), 0);
+  });
+});
