@@ -12,9 +12,9 @@ import { detectTools, type Tools } from './lib/tools.js';
 import { BODY, freePort, grpcFrame, waitForPort } from './lib/net.js';
 import { median } from './lib/stats.js';
 import { computeRatios, renderMarkdown, writeReport, type BenchReport, type Metrics, type RowResult, type ScenarioResult } from './lib/report.js';
-import { makeSelfSigned } from './peers/certs.js';
+import { makeSelfSigned, type CertFiles } from './peers/certs.js';
 import { nginxBackendConfig } from './peers/nginx.js';
-import { allScenarios, SCENARIO_NAMES, type Scenario, type TargetName } from './e2e/scenarios.js';
+import { allScenarios, SCENARIO_NAMES, type BackendKind, type Scenario, type TargetName } from './e2e/scenarios.js';
 import { describeLoad, loadTool, runLoad, type LoadContext } from './e2e/load.js';
 import { startTarget, type TargetContext } from './e2e/targets.js';
 
@@ -78,34 +78,43 @@ const MB = 1024 * 1024;
 const log = (s: string): void => { process.stderr.write(`[bench] ${s}\n`); };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Backends { nginx: number | null; nginxTls: number | null; h2: number | null; notes: string[] }
+interface Backend { readonly proc: ManagedProcess; readonly port: number }
 
-async function startBackends(reg: ProcessRegistry, tools: Tools, cpus: string | null, workers: number, tmp: string, wanted: Set<string>): Promise<Backends> {
-  const b: Backends = { nginx: null, nginxTls: null, h2: null, notes: [] };
-  if ((wanted.has('nginx') || wanted.has('nginx-tls')) && tools.nginx) {
-    const http = await freePort();
-    let https: number | null = null;
-    let cert: { cert: string; key: string } | null = null;
-    if (wanted.has('nginx-tls')) {
-      const c = makeSelfSigned(tools.openssl, tmp);
-      if (typeof c === 'string') b.notes.push(`TLS backend unavailable: ${c}`); else { cert = c; https = await freePort(); }
+/** Starts the backend a scenario needs (nginx plain, nginx TLS, or the node:http2 backend); one per scenario. */
+class BackendLauncher {
+  private cert: CertFiles | string | null = null;
+  private seq = 0;
+  constructor(private readonly reg: ProcessRegistry, private readonly tools: Tools, private readonly cpus: string | null,
+    private readonly workers: number, private readonly tmp: string) {}
+
+  async start(kind: BackendKind): Promise<Backend | string> {
+    if (kind === 'h2') {
+      const port = await freePort();
+      const script = join(fileURLToPath(new URL('./peers/', import.meta.url)), 'h2-backend.js');
+      const proc = this.reg.start('backend-h2', process.execPath, [script, String(port)], { cpus: this.cpus });
+      if (await waitForPort(port, 10_000, () => proc.running)) return { proc, port };
+      await this.reg.stop(proc);
+      return `h2 backend failed to start: ${proc.tail()}`;
     }
-    const dir = join(tmp, 'backend-nginx');
-    const cfg = join(tmp, 'backend-nginx.conf');
+    if (!this.tools.nginx) return 'nginx not installed: no HTTP/1.1 backend';
+    let cert: CertFiles | null = null;
+    if (kind === 'nginx-tls') {
+      this.cert ??= makeSelfSigned(this.tools.openssl, this.tmp);
+      if (typeof this.cert === 'string') return `TLS backend unavailable: ${this.cert}`;
+      cert = this.cert;
+    }
+    const http = await freePort();
+    const https = cert ? await freePort() : null;
+    const dir = join(this.tmp, `backend-nginx-${this.seq++}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(cfg, nginxBackendConfig(dir, workers, { http, https }, cert));
-    const p = reg.start('backend-nginx', tools.nginx, ['-p', dir, '-c', cfg, '-e', join(dir, 'error.log')], { cpus });
-    if (await waitForPort(http, 10_000, () => p.running)) { b.nginx = http; b.nginxTls = https; }
-    else b.notes.push(`nginx backend failed to start: ${p.tail()}`);
-  } else if (wanted.has('nginx') || wanted.has('nginx-tls')) b.notes.push('nginx not installed: no HTTP/1.1 backend');
-  if (wanted.has('h2')) {
-    const port = await freePort();
-    const script = join(fileURLToPath(new URL('./peers/', import.meta.url)), 'h2-backend.js');
-    const p = reg.start('backend-h2', process.execPath, [script, String(port)], { cpus });
-    if (await waitForPort(port, 10_000, () => p.running)) b.h2 = port;
-    else b.notes.push(`h2 backend failed to start: ${p.tail()}`);
+    const cfg = join(dir, 'nginx.conf');
+    writeFileSync(cfg, nginxBackendConfig(dir, this.workers, { http, https }, cert));
+    const proc = this.reg.start('backend-nginx', this.tools.nginx, ['-p', dir, '-c', cfg, '-e', join(dir, 'error.log')], { cpus: this.cpus });
+    const port = https ?? http;
+    if (await waitForPort(port, 10_000, () => proc.running)) return { proc, port };
+    await this.reg.stop(proc);
+    return `nginx backend failed to start: ${proc.tail()}`;
   }
-  return b;
 }
 
 function metricsOf(rep: { rps: number; p50Ms: number | null; p99Ms: number | null; requests: number; errors: number },
@@ -175,27 +184,33 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const grpcBody = join(tmp, 'grpc-body.bin');
     writeFileSync(grpcBody, grpcFrame(Buffer.from(BODY)));
     const scenarios = allScenarios(grpcBody).filter((s) => o.scenarios.includes(s.name));
-    const backends = await startBackends(reg, tools, plan.backend, plan.backendWorkers, tmp, new Set(scenarios.map((s) => s.backend)));
-    notes.push(...backends.notes);
+    const backends = new BackendLauncher(reg, tools, plan.backend, plan.backendWorkers, tmp);
     const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
     const lctx: LoadContext = { registry: reg, cpus: plan.loadgen, wrk: tools.wrk, h2load: tools.h2load, tmpDir: tmp };
     for (const s of scenarios) {
       log(`scenario ${s.name}: ${s.title}`);
       const result: ScenarioResult = { name: s.name, title: s.title, load: describeLoad(s.load), rows: [] };
       scenarioResults.push(result);
-      const upstream = s.backend === 'nginx' ? backends.nginx : s.backend === 'nginx-tls' ? backends.nginxTls : backends.h2;
       const tool = loadTool(s.load);
-      const missing = tool && !tools[tool] ? `${tool} not installed` : upstream === null ? `no ${s.backend} backend` : null;
-      const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: upstream ?? 0, repoRoot,
-        meshletBin: o.meshletBin ?? join(repoRoot, 'bin', 'meshlet.js'), startTimeoutMs: 10_000 };
+      let backend: Backend | string = tool && !tools[tool] ? `${tool} not installed` : await backends.start(s.backend);
       for (const name of s.targets) {
         if (o.targets && !o.targets.includes(name)) continue;
-        const row: RowResult = missing
-          ? { target: name, status: 'unavailable', reason: missing, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null }
+        if (typeof backend !== 'string' && !backend.proc.running) {
+          // a crashed backend would make every later row fail: say so and start a fresh one
+          const why = `${s.name}: ${s.backend} backend exited (${backend.proc.exitCode}) before ${name}: ${backend.proc.tail()}`;
+          log(why);
+          notes.push(why);
+          backend = await backends.start(s.backend);
+        }
+        const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: typeof backend === 'string' ? 0 : backend.port,
+          repoRoot, meshletBin: o.meshletBin ?? join(repoRoot, 'bin', 'meshlet.js'), startTimeoutMs: 10_000 };
+        const row: RowResult = typeof backend === 'string'
+          ? { target: name, status: 'unavailable', reason: backend, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null }
           : await measureTarget(name, s, tctx, lctx, o);
         if (row.status !== 'ok') log(`  ${s.name} ${name}: unavailable (${row.reason})`);
         result.rows.push(row);
       }
+      if (typeof backend !== 'string') await reg.stop(backend.proc);
       computeRatios(result);
     }
   } finally {

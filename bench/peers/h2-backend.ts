@@ -43,6 +43,8 @@ function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHe
   }
   stream.resume();
   stream.on('end', () => {
+    // the client (or a proxy winding down at the end of a run) may have reset the stream meanwhile
+    if (stream.destroyed || stream.closed) return;
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
     stream.end(UNARY_REPLY);
@@ -53,5 +55,7 @@ const port = Number(process.argv[2]);
 const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
 server.on('stream', onStream);
 server.on('sessionError', () => { /* ignore */ });
+// a benchmark backend must outlive one bad stream: report, keep serving
+process.on('uncaughtException', (e) => { process.stderr.write(`h2-backend: ${e.stack ?? e.message}\n`); });
 server.listen(port, '127.0.0.1', () => process.stdout.write(`listening ${port}\n`));
 process.on('SIGTERM', () => process.exit(0));

@@ -64,12 +64,12 @@ function h2(listen: number, upstream: number): void {
     up.on('response', (h) => {
       const out: http2.OutgoingHttpHeaders = {};
       for (const k in h) if (!HOP.has(k)) out[k] = h[k];
-      if (down.destroyed) return;
+      if (down.destroyed || down.closed) { up.close(http2.constants.NGHTTP2_CANCEL); return; }
       // only responses that can carry trailers (gRPC, or announced with a `trailer` header) wait for them
       const ct = h['content-type'];
       const wantTrailers = (typeof ct === 'string' && ct.startsWith('application/grpc')) || h.trailer !== undefined;
       down.respond(out, { waitForTrailers: wantTrailers });
-      if (wantTrailers) down.on('wantTrailers', () => down.sendTrailers(trailers ?? {}));
+      if (wantTrailers) down.on('wantTrailers', () => { try { down.sendTrailers(trailers ?? {}); } catch { down.destroy(); } });
       up.pipe(down);
     });
     up.on('trailers', (h) => { trailers = {}; for (const k in h) trailers[k] = h[k]; });

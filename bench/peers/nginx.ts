@@ -24,7 +24,6 @@ function httpHead(dir: string): string[] {
     `  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
     '  keepalive_requests 10000000;',
     '  keepalive_timeout 60s;',
-    '  http2_max_requests 10000000;',
   ];
 }
 
