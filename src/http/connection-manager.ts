@@ -711,7 +711,7 @@ export class HttpConnectionManager {
       upstreamCluster: decision.kind === 'forward' ? decision.cluster : '',
       nodeId: this.deps.node?.id ?? '',
     };
-    const filters = fm.createStream(freq, decision.kind === 'forward' ? decision.perFilterConfig : null);
+    const filters = fm.createStream(freq, decision.kind === 'forward' ? (name) => decision.perFilterConfig(name) : null);
     s.filters = filters;
     const decode = (body: Buffer | null, truncated: boolean): void => {
       const endStream = s.requestBody === null;
