@@ -23,6 +23,7 @@ import { PoolManager } from './upstream/pools/pool-manager.js';
 import { CompiledRoutes } from './router/compiled-routes.js';
 import { initHashing, hashKeyFromPolicies } from './router/hash-policy.js';
 import { ListenerManager } from './listener/listener-manager.js';
+import { TracerRegistry } from './http/tracer-registry.js';
 import { AdminServer } from './admin/admin-server.js';
 import { ServerLifecycle } from './admin/server-lifecycle.js';
 import type { AdminDeps, DrainOptions, ListenerInfo } from './admin/admin-deps.js';
@@ -111,6 +112,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
     metrics, nodeMetadata: boot.node.metadata, statsConfig: boot.statsConfig, clusters,
     onError: (error) => httpLog.error({ error }, 'access log / stats config'),
   });
+  const tracers = new TracerRegistry({ clusters, node: boot.node });
   const listeners = new ListenerManager(
     {
       routes,
@@ -118,6 +120,9 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
       pools,
       hashKey: hashKeyFromPolicies,
       onStreamEnd: observer.onStreamEnd,
+      onTcpSessionEnd: (session) => observer.onTcpSessionEnd(session),
+      node: boot.node,
+      tracers,
       onConnectionRejected: (listener, reason) => httpLog.debug({ listener, reason }, 'connection rejected'),
     },
     { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000 },
@@ -222,6 +227,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
       store.close();
       await admin?.close().catch(() => undefined);
       await observer.close().catch(() => undefined);
+      await tracers.shutdown().catch(() => undefined);
       o.logs.flush();
     })();
     return closing;

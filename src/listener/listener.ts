@@ -8,7 +8,7 @@ import type { FilterChainConfig, ListenerConfig, DownstreamTlsConfig } from '../
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import type { HttpDeps } from '../http/connection-manager.js';
 import type { ConnectionInfo } from '../http/downstream.js';
-import { TcpProxy } from '../network/tcp-proxy/tcp-proxy.js';
+import { TcpProxy, type TcpSessionResult } from '../network/tcp-proxy/tcp-proxy.js';
 import { FilterChainMatcher } from './filter-chain-matcher.js';
 import { inspectConnection } from './tls-inspector.js';
 import { certificateSans } from '../upstream/transport/tls-options.js';
@@ -19,6 +19,20 @@ export type ListenerState = 'active' | 'draining' | 'closed';
 export interface ListenerDeps extends HttpDeps {
   /** Called when a connection matched no filter chain (flag NR) or failed its TLS handshake. */
   readonly onConnectionRejected?: (listener: string, reason: string) => void;
+  /** Called when a tcp_proxy session ends (access logs, TCP stats). */
+  readonly onTcpSessionEnd?: (session: TcpSessionEnd) => void;
+}
+
+/** A finished tcp_proxy session with the connection facts access logs need. */
+export interface TcpSessionEnd extends TcpSessionResult {
+  readonly statPrefix: string;
+  readonly startTimeMs: number;
+  readonly durationMs: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly requestedServerName: string;
 }
 
 /** Per filter chain runtime. */
@@ -57,8 +71,8 @@ export class ActiveListener {
 
   constructor(readonly config: ListenerConfig, private readonly deps: ListenerDeps) {
     const port = config.address.port;
-    this.chains = config.filterChains.map((c) => buildChain(c, deps, port));
-    this.defaultChain = config.defaultFilterChain ? buildChain(config.defaultFilterChain, deps, port) : null;
+    this.chains = config.filterChains.map((c) => buildChain(c, deps, port, config.trafficDirection));
+    this.defaultChain = config.defaultFilterChain ? buildChain(config.defaultFilterChain, deps, port, config.trafficDirection) : null;
     this.matcher = new FilterChainMatcher<ChainRuntime>(
       this.chains.map((c) => ({ match: c.config.match, value: c })),
       this.defaultChain ?? undefined,
@@ -120,13 +134,24 @@ export class ActiveListener {
   private dispatch(chain: ChainRuntime, conn: AcceptedConnection, peeked: Buffer, ended: boolean, sni: string): void {
     const socket = conn.socket;
     if (chain.tcp) {
-      chain.tcp.handle({
+      const startTimeMs = Date.now();
+      const remoteAddress = socket.remoteAddress ?? '';
+      const remotePort = socket.remotePort ?? 0;
+      const session = chain.tcp.handle({
         socket,
         peeked,
         ended,
         originalDestination: conn.originalDestination,
         clusterOverride: chain.sniCluster && sni ? sni : undefined,
       });
+      const onEnd = this.deps.onTcpSessionEnd;
+      if (onEnd) {
+        const statPrefix = chain.tcp.config.statPrefix;
+        void session.done.then((r) => onEnd({
+          ...r, statPrefix, startTimeMs, durationMs: Date.now() - startTimeMs, remoteAddress, remotePort,
+          localAddress: conn.localAddress, localPort: conn.localPort, requestedServerName: sni,
+        }));
+      }
       return;
     }
     const hcm = chain.hcm;
@@ -193,12 +218,12 @@ export class ActiveListener {
   }
 }
 
-function buildChain(c: FilterChainConfig, deps: ListenerDeps, port: number): ChainRuntime {
+function buildChain(c: FilterChainConfig, deps: ListenerDeps, port: number, trafficDirection: ListenerConfig['trafficDirection']): ChainRuntime {
   let hcm: HttpConnectionManager | null = null;
   let tcp: TcpProxy | null = null;
   let sniCluster = false;
   for (const f of c.filters) {
-    if (f.kind === 'http_connection_manager') hcm = new HttpConnectionManager(f.config, deps, port);
+    if (f.kind === 'http_connection_manager') hcm = new HttpConnectionManager(f.config, deps, port, { trafficDirection });
     else if (f.kind === 'tcp_proxy') tcp = new TcpProxy(f.config, { clusters: deps.clusters, random: deps.random });
     else if (f.kind === 'sni_cluster') sniCluster = true;
   }
