@@ -104,7 +104,11 @@ export class AdminServer {
       else if (ep.mutating && req.method !== 'POST') reply = text(`Method ${req.method ?? 'GET'} not allowed, POST required.\n`, 400);
       else reply = await ep.handler(url.searchParams, req);
     } catch (e) {
-      reply = text(`internal error: ${(e as Error).message}\n`, 500);
+      // Handlers signal a bad query with an error carrying an HTTP status (e.g. explain's ExplainError).
+      const status = (e as { status?: unknown }).status;
+      reply = typeof status === 'number' && status >= 400 && status < 500
+        ? text(`${(e as Error).message}\n`, status)
+        : text(`internal error: ${(e as Error).message}\n`, 500);
     }
     req.resume();
     res.writeHead(reply.status, {
