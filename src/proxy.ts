@@ -30,6 +30,7 @@ import type { AdminDeps, DrainOptions, ListenerInfo } from './admin/admin-deps.j
 import { Metrics, createCoreMetrics, SERVER_STATE_VALUE } from './observability/metrics.js';
 import { explainRequest } from './admin/explain.js';
 import { DataPathObserver } from './observability/access-log/data-path-observer.js';
+import { refuseInsecureHttpParser } from './http/strict-http-parser.js';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -77,6 +78,7 @@ function withType(typeUrl: string, resources: readonly Record<string, unknown>[]
 }
 
 export async function startProxy(o: RunOptions): Promise<Proxy> {
+  refuseInsecureHttpParser();
   const boot = o.bootstrap;
   const log = o.logger;
   await initHashing();
