@@ -155,6 +155,12 @@ export interface HttpProtocolConfig {
   readonly h2KeepaliveTimeoutMs: number;
 }
 
+/** upstream_bind_config: the local address upstream connections are made from (Istio's inbound clusters bind
+ *  127.0.0.6 so forwarded traffic is not captured again by the pod's iptables rules). Any local port. */
+export interface UpstreamBindConfig {
+  readonly sourceAddress: string;
+}
+
 export interface ClusterConfig {
   readonly name: string;
   readonly type: DiscoveryType;
@@ -187,4 +193,6 @@ export interface ClusterConfig {
   /** metadata.filter_metadata as plain JSON. */
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly altStatName: string;
+  /** upstream_bind_config (null = the kernel picks the source address). */
+  readonly upstreamBind: UpstreamBindConfig | null;
 }

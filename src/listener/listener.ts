@@ -66,6 +66,8 @@ export class ActiveListener {
   private readonly matcher: FilterChainMatcher<ChainRuntime>;
   private readonly tlsInspector: boolean;
   private readonly httpInspector: boolean;
+  /** original_dst listener filter present, or use_original_dst (which implies it in Envoy). */
+  readonly restoresOriginalDst: boolean;
   private readonly sockets = new Set<Socket>();
   private drainWaiters: (() => void)[] = [];
 
@@ -79,6 +81,7 @@ export class ActiveListener {
     );
     this.tlsInspector = config.listenerFilters.some((f) => f.kind === 'tls_inspector');
     this.httpInspector = config.listenerFilters.some((f) => f.kind === 'http_inspector');
+    this.restoresOriginalDst = config.useOriginalDst || config.listenerFilters.some((f) => f.kind === 'original_dst');
   }
 
   get name(): string {

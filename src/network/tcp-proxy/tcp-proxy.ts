@@ -57,7 +57,8 @@ export interface TcpProxyDeps {
   readonly clusters: ClusterManagerView;
   /** Uniform [0, 1) source for weighted_clusters (tests pass a fixed one). */
   readonly random?: () => number;
-  /** Local address to bind upstream sockets to for a cluster (upstream_bind_config, e.g. 127.0.0.6 inbound). */
+  /** Local address to bind upstream sockets to for a cluster; default: the cluster's upstream_bind_config
+   *  (Istio's inbound passthrough binds 127.0.0.6 so forwarded traffic is not captured again). */
   readonly bindAddressFor?: (cluster: UpstreamCluster) => string | undefined;
 }
 
@@ -172,7 +173,7 @@ export class TcpProxySession {
     }
     if (!host) return this.abort(ResponseFlag.NoHealthyUpstream, 'no_healthy_upstream');
     this.attempts++;
-    const bind = this.proxy.deps.bindAddressFor?.(cluster);
+    const bind = this.proxy.deps.bindAddressFor ? this.proxy.deps.bindAddressFor(cluster) : cluster.config.upstreamBind?.sourceAddress;
     const opts: net.NetConnectOpts = host.pipe
       ? { path: host.pipe, allowHalfOpen: true }
       : { host: host.address, port: host.port, allowHalfOpen: true, noDelay: true, ...(bind ? { localAddress: bind } : {}) };

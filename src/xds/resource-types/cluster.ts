@@ -2,6 +2,7 @@
 // its path; fields that change behaviour but meshlet does not implement are errors naming them. TLS files are read
 // here, once, into PEM strings (a later file change needs a new CDS update, as with inline certificates).
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Issues } from '../../common/validation.js';
 import type { ValidationResult } from '../../common/validation.js';
 import type { Canonical } from '../proto-json.js';
@@ -9,7 +10,7 @@ import type { Dependencies, ResourceType } from '../resource-type.js';
 import { TypeUrl } from '../resource-type.js';
 import type {
   ClusterConfig, CommonLbConfig, DiscoveryType, HealthCheckConfig, HealthCheckKind, HttpProtocolConfig, LbPolicy,
-  OutlierDetectionConfig, SanMatcher, SlowStartConfig, ThresholdsConfig, TransportSocketMatch, UpstreamTlsConfig,
+  OutlierDetectionConfig, SanMatcher, SlowStartConfig, ThresholdsConfig, TransportSocketMatch, UpstreamBindConfig, UpstreamTlsConfig,
 } from '../../config/cluster.js';
 import { rejectUnknownKeys, translateLoadAssignment } from './cluster-load-assignment.js';
 
@@ -47,7 +48,7 @@ const CLUSTER_KEYS = new Set([
 ]);
 /** Set-but-not-implemented fields that change behaviour (rejected by name). */
 const UNSUPPORTED_CLUSTER_FIELDS = [
-  'dns_resolvers', 'dns_resolution_config', 'typed_dns_resolver_config', 'upstream_bind_config', 'lb_subset_config', 'filters',
+  'dns_resolvers', 'dns_resolution_config', 'typed_dns_resolver_config', 'lb_subset_config', 'filters',
   'upstream_config', 'preconnect_policy', 'connection_pool_per_downstream_connection', 'lrs_server', 'use_tcp_for_dns_lookups',
 ];
 
@@ -489,6 +490,34 @@ function translateHttpOptions(c: Canonical, issues: Issues): HttpProtocolConfig 
   });
 }
 
+/** envoy.config.core.v3.BindConfig → the source address upstream sockets bind to (any port). */
+function translateBindConfig(b: Canonical, issues: Issues): UpstreamBindConfig | null {
+  rejectUnknownKeys(b, new Set(['source_address', 'freebind', 'socket_options', 'extra_source_addresses', 'additional_source_addresses', 'local_address_selector']), issues);
+  if (b.freebind === true) issues.unsupported('freebind', 'is not supported by meshlet (Node.js cannot set IP_FREEBIND)');
+  if (arr(b.socket_options).length) issues.unsupported('socket_options');
+  if (arr(b.extra_source_addresses).length) issues.unsupported('extra_source_addresses');
+  if (arr(b.additional_source_addresses).length) issues.unsupported('additional_source_addresses');
+  if (b.local_address_selector !== undefined) issues.unsupported('local_address_selector');
+  if (b.source_address === undefined) {
+    issues.error('source_address is required', 'source_address');
+    return null;
+  }
+  const sa = obj(b.source_address);
+  const si = issues.at('source_address');
+  rejectUnknownKeys(sa, new Set(['address', 'port_value', 'protocol', 'ipv4_compat', 'resolver_name', 'named_port']), si);
+  if (sa.protocol !== undefined && sa.protocol !== 'TCP') si.error(`protocol ${String(sa.protocol)} is not supported (TCP only)`, 'protocol');
+  if (sa.resolver_name !== undefined) si.unsupported('resolver_name');
+  if (sa.named_port !== undefined) si.unsupported('named_port');
+  // A fixed source port would allow one upstream connection per host at a time; meshlet always lets the kernel pick.
+  if (num(sa.port_value, 0) !== 0) si.unsupported('port_value', 'is not supported by meshlet: a fixed source port (use 0, any port)');
+  const address = typeof sa.address === 'string' ? sa.address : '';
+  if (isIP(address) === 0) {
+    si.error(`address must be an IP address, got ${JSON.stringify(address)}`, 'address');
+    return null;
+  }
+  return Object.freeze({ sourceAddress: address });
+}
+
 /** Translates a canonical Cluster into ClusterConfig, collecting every problem under `issues`. */
 export function translateCluster(c: Canonical, issues: Issues): ClusterConfig {
   rejectUnknownKeys(c, CLUSTER_KEYS, issues);
@@ -658,6 +687,7 @@ export function translateCluster(c: Canonical, issues: Issues): ClusterConfig {
     closeConnectionsOnHostHealthFailure: c.close_connections_on_host_health_failure === true,
     metadata: Object.freeze({ ...obj(obj(c.metadata).filter_metadata) }),
     altStatName: typeof c.alt_stat_name === 'string' ? c.alt_stat_name : '',
+    upstreamBind: c.upstream_bind_config !== undefined ? translateBindConfig(obj(c.upstream_bind_config), issues.at('upstream_bind_config')) : null,
   });
 }
 
