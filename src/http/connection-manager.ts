@@ -26,6 +26,7 @@ import { TracerRegistry } from './tracer-registry.js';
 import type { TracerSource } from './tracer-registry.js';
 import type { RouteConfig } from '../config/route.js';
 import type { FormatContext, HashPolicy, RouteDecision, RouteTable } from '../router/types.js';
+import { computeHash, hashKeyFromPolicies } from '../router/hash-policy.js';
 import type { ClusterManagerView } from '../upstream/types.js';
 import type { PoolManager } from '../upstream/pools/pool-manager.js';
 import type { ConnectionInfo, Downstream } from './downstream.js';
@@ -39,6 +40,9 @@ import { RouterRequest } from './router-filter.js';
 import { ReplaySocket } from './replay-socket.js';
 import type { RouterStream } from './router-filter.js';
 import { H1UpgradeDownstream } from './upgrade.js';
+import { ConnectionBudget, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, globalConnectionBudget, OVERLOAD_REPLY, sharedOverloadManager } from './overload-manager.js';
+import type { OverloadView } from './overload-manager.js';
+import { closeAbusiveSession, isClientReset, PrematureResetTracker } from './h2-abuse.js';
 
 /** Where route tables come from: RDS tables by name (swapped by reference) and inline route_configs. */
 export interface RouteTableSource {
@@ -97,12 +101,18 @@ export interface HttpDeps {
   readonly tracers?: TracerSource;
   /** HTTP filter types by type URL; default: builtinFilterRegistry(). */
   readonly filterRegistry?: FilterRegistry;
+  /** Overload stage source; default: the process-wide heap + event-loop-lag overload manager. */
+  readonly overload?: OverloadView;
+  /** Global downstream connection cap shared by every HCM; default: globalConnectionBudget (50 000). */
+  readonly globalConnections?: ConnectionBudget;
 }
 
 /** Per-listener facts the HCM cannot read from its own config. */
 export interface HcmOptions {
   /** Listener traffic_direction: INBOUND streams get SERVER spans, others CLIENT (egress) spans. */
   readonly trafficDirection?: TraceDirection;
+  /** Downstream connections this connection manager accepts at once (default 10 000); more are closed on accept. */
+  readonly maxConnections?: number;
 }
 
 const defaultTracers = new WeakMap<HttpDeps, TracerRegistry>();
@@ -326,6 +336,15 @@ class ActiveStream implements RouterStream {
   }
 }
 
+/** Local replies of the request-hygiene checks that local-reply.ts does not list. */
+const EXPECTATION_FAILED: LocalReplySpec = { status: 417, flag: null, details: 'http1.invalid_expect', body: '' };
+const TE_IN_HTTP10: LocalReplySpec = { status: 400, flag: 'DPE', details: 'http1.transfer_encoding_not_allowed', body: '' };
+
+/** Expect is honoured only as exactly '100-continue' (case-insensitive); anything else gets 417 (Node matches a substring). */
+function expectIsExact100(v: string | string[]): boolean {
+  return typeof v === 'string' && v.trim().toLowerCase() === '100-continue';
+}
+
 /** Envoy's header count includes pseudo-headers' host; count raw entries ourselves (Node truncates silently). */
 function countHostHeaders(raw: string[]): number {
   let n = 0;
@@ -347,12 +366,23 @@ export class HttpConnectionManager {
   readonly filters: FilterManager;
   private readonly tracers: TracerSource | null;
   readonly trafficDirection: TraceDirection;
+  private readonly overload: OverloadView;
+  /** Per connection manager and global downstream connection caps. */
+  readonly connectionBudget: ConnectionBudget;
+  private readonly globalConnections: ConnectionBudget;
+  private readonly resetTrackers = new WeakMap<Http2Session, PrematureResetTracker>();
+  /** HTTP/2 streams whose processing waits one tick, so a stream the client already reset starts no upstream work. */
+  private h2Pending: [H2Downstream, ServerHttp2Stream, IncomingHttpHeaders, number][] = [];
+  private h2Scheduled = false;
 
   constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number, opts: HcmOptions = {}) {
     this.inlineTable = config.routeConfig && !config.rdsName ? deps.routes.compile(config.routeConfig) : null;
     this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
     this.trafficDirection = opts.trafficDirection ?? 'UNSPECIFIED';
     this.tracers = config.tracing ? tracersOf(deps) : null;
+    this.overload = deps.overload ?? sharedOverloadManager();
+    this.connectionBudget = new ConnectionBudget(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS_PER_LISTENER);
+    this.globalConnections = deps.globalConnections ?? globalConnectionBudget;
     // The HCM translator validated http_filters with the same registry (LDS NACKs bad configs), so this cannot
     // report errors for a config that reached us.
     const filterDeps: FilterDeps = {
@@ -447,9 +477,20 @@ export class HttpConnectionManager {
       socket.destroy();
       return;
     }
+    if (!this.connectionBudget.tryAcquire()) {
+      socket.destroy();
+      return;
+    }
+    if (!this.globalConnections.tryAcquire()) {
+      this.connectionBudget.release();
+      socket.destroy();
+      return;
+    }
     const conn = info ?? this.connInfo(socket as Socket);
     this.sockets.add(socket);
     socket.once('close', () => {
+      this.connectionBudget.release();
+      this.globalConnections.release();
       this.sockets.delete(socket);
       this.checkDrained();
     });
@@ -514,6 +555,12 @@ export class HttpConnectionManager {
     if (c.maxRequestsPerConnection > 0) s.maxRequestsPerSocket = c.maxRequestsPerConnection;
     s.timeout = 0;
     s.on('request', (req: IncomingMessage, res: ServerResponse) => this.onH1Request(req, res));
+    // Node answers '100 Continue' to any Expect containing the token; only the exact value is honoured here.
+    s.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (expectIsExact100(req.headers.expect ?? '') && this.overload.stage < 2) res.writeContinue();
+      this.onH1Request(req, res);
+    });
+    s.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.onH1Request(req, res));
     s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
     this.h1 = s;
     return s;
@@ -526,15 +573,17 @@ export class HttpConnectionManager {
       settings: {
         maxConcurrentStreams: c.http2.maxConcurrentStreams,
         initialWindowSize: c.http2.initialStreamWindowSize,
-        maxHeaderListSize: c.maxRequestHeadersKb * 1024,
+        // Node resets streams beyond its own limits (ENHANCE_YOUR_CALM); ours sit below them and answer 431.
+        maxHeaderListSize: Math.min(2 * c.maxRequestHeadersKb * 1024 + 1024, 0xffffffff),
         enablePush: false,
       },
-      maxHeaderListPairs: c.maxHeadersCount + 8,
+      maxHeaderListPairs: 2 * c.maxHeadersCount + 8,
       maxSessionMemory: 32,
     });
     s.on('session', (session: Http2Session) => {
       if (this.pendingConn) this.connBySocket.set(session, this.pendingConn);
       this.sessions.add(session);
+      this.resetTrackers.set(session, new PrematureResetTracker());
       session.once('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
       session.on('connect', () => {
@@ -572,6 +621,12 @@ export class HttpConnectionManager {
     if (!hasBody) req.resume();
     const conn = this.connBySocket.get(req.socket) ?? this.connInfo(req.socket);
     const head = this.h1Head(req, conn);
+    if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
+      // RFC 9112 lets a server process TE in HTTP/1.0; a proxy rejects it (security.md F19).
+      const s = new ActiveStream(this, ds, head, conn);
+      this.activeStreams++;
+      return s.localReply(TE_IN_HTTP10);
+    }
     this.process(ds, head, conn, raw.length / 2, countHostHeaders(raw));
   }
 
@@ -615,15 +670,58 @@ export class HttpConnectionManager {
   private onH2Stream(stream: ServerHttp2Stream, h: IncomingHttpHeaders, flags: number): void {
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const ds = new H2Downstream(stream, endStream ? null : stream);
+    const session = stream.session;
+    const tracker = session ? this.resetTrackers.get(session) : undefined;
+    if (tracker && session) {
+      tracker.onOpen();
+      const opened = Date.now();
+      stream.once('close', () => {
+        if (tracker.onClose(isClientReset(stream), Date.now() - opened)) closeAbusiveSession(session);
+      });
+    }
+    // Start streams after this read is fully parsed: a HEADERS+RST_STREAM pair then never reaches an upstream.
+    this.h2Pending.push([ds, stream, h, flags]);
+    if (!this.h2Scheduled) {
+      this.h2Scheduled = true;
+      setImmediate(() => this.startPendingH2());
+    }
+  }
+
+  private startPendingH2(): void {
+    const batch = this.h2Pending;
+    this.h2Pending = [];
+    this.h2Scheduled = false;
+    for (const [ds, stream, h, flags] of batch) {
+      if (stream.destroyed || stream.closed || stream.session === undefined || stream.session.destroyed) continue;
+      this.startH2Stream(ds, stream, h, flags);
+    }
+  }
+
+  private startH2Stream(ds: H2Downstream, stream: ServerHttp2Stream, h: IncomingHttpHeaders, flags: number): void {
+    const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const conn = (stream.session && this.connBySocket.get(stream.session)) ?? this.connInfo(stream.session?.socket as Socket | undefined);
     const headers: HeaderMap = {};
     let count = 0;
+    let bytes = 0;
     for (const k in h) {
-      if (k[0] === ':') continue;
       const v = h[k];
       if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) bytes += k.length + x.length;
+      else bytes += k.length + String(v).length;
+      if (k[0] === ':') continue;
       headers[k] = v as string | string[];
       count += Array.isArray(v) ? v.length : 1;
+    }
+    if (bytes > this.config.maxRequestHeadersKb * 1024) {
+      const s = new ActiveStream(this, ds, { method: String(h[':method'] ?? 'GET'), scheme: 'http', authority: '', path: String(h[':path'] ?? '/'), headers }, conn);
+      this.activeStreams++;
+      return s.localReply(LocalReply.headersTooLarge);
+    }
+    const expect = headers.expect;
+    if (expect !== undefined && expectIsExact100(expect) && !endStream && this.overload.stage < 2) {
+      try {
+        stream.additionalHeaders({ ':status': 100 });
+      } catch { /* stream closing */ }
     }
     const hostHdr = firstHeader(headers, 'host');
     const authority = (h[':authority'] as string | undefined) ?? hostHdr ?? '';
@@ -650,8 +748,23 @@ export class HttpConnectionManager {
     const c = this.config;
     const s = new ActiveStream(this, ds, head, conn);
     this.activeStreams++;
+    const stage = this.overload.stage;
+    if (stage !== 0) {
+      // Overload manager: stage 2 rejects new requests (503 OM); stage 1 disables keep-alive.
+      if (stage === 2) {
+        ds.closeConnectionAfter();
+        return s.localReply(OVERLOAD_REPLY);
+      }
+      if (ds instanceof H2Downstream) ds.goAway();
+      else ds.closeConnectionAfter();
+    }
     if (headerCount > c.maxHeadersCount) return s.localReply(LocalReply.tooManyHeaders);
     if (hostCount !== 1 || !isValidAuthority(head.authority)) return s.localReply(LocalReply.badHost);
+    const expect = head.headers.expect;
+    if (expect !== undefined && !expectIsExact100(expect)) {
+      ds.closeConnectionAfter();
+      return s.localReply(EXPECTATION_FAILED);
+    }
     if (c.headersWithUnderscoresAction !== 'ALLOW') {
       for (const k of Object.keys(head.headers)) {
         if (!k.includes('_')) continue;
@@ -768,12 +881,15 @@ export class HttpConnectionManager {
     const cluster = decision.cluster ? this.deps.clusters.get(decision.cluster) : undefined;
     if (!cluster) return s.localReply(LocalReply.clusterNotFound, { status: decision.clusterNotFoundStatus });
     if (cluster.shouldDrop()) return s.localReply(LocalReply.dropOverload);
-    const hash = decision.hashPolicies.length > 0 && this.deps.hashKey ? this.deps.hashKey(decision.hashPolicies, head, clientAddress) : undefined;
+    // The default hash hook also yields the generated affinity cookie (cookie policy with ttl) to set downstream.
+    const hk = decision.hashPolicies.length > 0 ? this.deps.hashKey : undefined;
+    const hr = hk === hashKeyFromPolicies ? computeHash(decision.hashPolicies, { head, clientAddress }) : { hash: hk?.(decision.hashPolicies, head, clientAddress) };
     const rr = new RouterRequest(s, decision, cluster, {
       pools: this.deps.pools,
       random: this.random,
       resolveCluster: (n) => this.deps.clusters.get(n),
-      hash,
+      hash: hr.hash,
+      setCookie: hr.setCookie,
       streamIdleTimeoutMs: c.streamIdleTimeoutMs,
     }, upgrade && ds instanceof H1UpgradeDownstream ? upgrade : null);
     rr.start();
