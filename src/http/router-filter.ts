@@ -95,6 +95,9 @@ export interface RouterDeps {
   readonly random: () => number;
   readonly resolveCluster: (name: string) => UpstreamCluster | undefined;
   readonly hash: bigint | undefined;
+  /** Set-Cookie value for a generated session-affinity cookie (cookie hash policy with ttl, cookie absent): added
+   *  to the upstream response sent downstream. */
+  readonly setCookie?: string;
   /** HCM stream_idle_timeout (0 = off), used when the route sets no idle_timeout. */
   readonly streamIdleTimeoutMs: number;
 }
@@ -105,6 +108,10 @@ export class RouterRequest implements UpstreamResponseHandler {
   private handle: UpstreamRequestHandle | null = null;
   private host: Host | null = null;
   private breakers: CircuitBreakers | null = null;
+  /** This attempt holds a pending-request slot (queued in the pool, not yet on a connection). */
+  private holdsPending = false;
+  /** The current attempt's outcome went to the cluster (outlier detection, host stats): exactly once per attempt. */
+  private reported = false;
   private holdsRetry = false;
   private triedHosts: Host[] = [];
   private replay: ReplayBody | null = null;
@@ -188,6 +195,15 @@ export class RouterRequest implements UpstreamResponseHandler {
       this.localReply(LocalReply.overflow, { headers: { 'x-envoy-overloaded': 'true' }, body: '' });
       return;
     }
+    // Until the pool puts it on a connection the request is pending (Envoy's max_pending_requests): a bounded queue.
+    if (!breakers.tryAcquire('pending')) {
+      breakers.release('requests');
+      if (this.holdsRetry) this.releaseRetry();
+      this.localReply(LocalReply.overflow, { headers: { 'x-envoy-overloaded': 'true' }, body: '' });
+      return;
+    }
+    this.holdsPending = true;
+    this.reported = false;
     this.host = host;
     this.breakers = breakers;
     this.triedHosts.push(host);
@@ -230,10 +246,29 @@ export class RouterRequest implements UpstreamResponseHandler {
     }, body, this);
   }
 
+  /** The pool put the request on a connection: it is no longer pending. */
+  onAssigned(): void {
+    if (!this.holdsPending) return;
+    this.holdsPending = false;
+    this.breakers?.release('pending');
+  }
+
+  /** Reports the current attempt's outcome to the cluster, once per attempt. */
+  private report(outcome: Parameters<UpstreamCluster['reportOutcome']>[1]): void {
+    const host = this.host;
+    if (!host || this.reported) return;
+    this.reported = true;
+    this.cluster.reportOutcome(host, outcome);
+  }
+
   private endAttempt(): void {
     if (this.perTryTimer) clearTimeout(this.perTryTimer);
     this.perTryTimer = null;
     if (this.host) this.host.activeRequests--;
+    if (this.holdsPending) {
+      this.holdsPending = false;
+      this.breakers?.release('pending');
+    }
     this.breakers?.release('requests');
     this.breakers = null;
     this.host = null;
@@ -248,6 +283,13 @@ export class RouterRequest implements UpstreamResponseHandler {
 
   /** Schedules another attempt when the policy allows; false when no retry is possible. */
   private tryRetry(): boolean {
+    if (!this.acquireRetry()) return false;
+    this.scheduleRetry();
+    return true;
+  }
+
+  /** Whether another attempt is allowed, taking the retries circuit breaker slot if so. */
+  private acquireRetry(): boolean {
     const p = this.retry;
     if (!p || this.finished || this.responseStarted) return false;
     if (this.attempt > p.numRetries) return false;
@@ -256,6 +298,12 @@ export class RouterRequest implements UpstreamResponseHandler {
       if (!this.cluster.breakers(0).tryAcquire('retries')) return false;
       this.holdsRetry = true;
     }
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    const p = this.retry;
+    if (!p) return;
     this.replay?.detach();
     const n = this.attempt; // retries so far + 1
     const cap = Math.min(p.backoff.baseIntervalMs * 2 ** (n - 1), p.backoff.maxIntervalMs);
@@ -264,34 +312,26 @@ export class RouterRequest implements UpstreamResponseHandler {
       this.backoffTimer = null;
       this.sendAttempt();
     }, delay);
-    return true;
   }
 
   // ----- upstream callbacks ---------------------------------------------------------------------------------
 
   onHeaders(status: number, headers: HeaderMap, endStream = false): void {
     if (this.finished) return;
-    const host = this.host;
+    // Outlier detection sees the response code when headers arrive (as Envoy's router reports it).
+    this.report({ kind: 'http', status });
     if (this.retry && !this.responseStarted && retriableResponse(this.retry, status, headers)) {
-      if (this.canRetry()) {
-        if (host) this.cluster.reportOutcome(host, { kind: 'http', status });
+      if (this.acquireRetry()) {
         const h = this.handle;
         this.endAttempt();
         h?.abort();
-        if (this.tryRetry()) return;
+        this.scheduleRetry();
+        return;
       }
       // Retries exhausted: forward this response as is (Envoy sets URX).
       this.retryStatusFlag = this.attempt > 1;
     }
     this.forwardHeaders(status, headers, endStream);
-  }
-
-  private canRetry(): boolean {
-    const p = this.retry;
-    if (!p || this.finished || this.responseStarted) return false;
-    if (this.attempt > p.numRetries) return false;
-    if (this.replay && !this.replay.replayable) return false;
-    return this.holdsRetry || this.cluster.breakers(0).remaining('retries') > 0;
   }
 
   private forwardHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
@@ -308,6 +348,11 @@ export class RouterRequest implements UpstreamResponseHandler {
     if (!s.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(Date.now() - this.attemptStart);
     this.decision.finalizeResponse(headers, { ...s.format, responseHeaders: headers, responseCode: status, upstreamHost: s.upstreamHost, upstreamCluster: s.upstreamCluster });
     s.decorateResponse(headers);
+    const sc = this.deps.setCookie;
+    if (sc !== undefined) {
+      const prev = headers['set-cookie'];
+      headers['set-cookie'] = prev === undefined ? sc : typeof prev === 'string' ? [prev, sc] : [...prev, sc];
+    }
     const ct = firstHeader(headers, 'content-type');
     this.expectTrailers = !endStream && s.downstream.protocol === 'HTTP/2' && ((ct !== undefined && ct.startsWith('application/grpc')) || headers.trailer !== undefined);
     s.sendHeaders(status, headers, endStream, this.expectTrailers);
@@ -325,8 +370,6 @@ export class RouterRequest implements UpstreamResponseHandler {
 
   onEnd(trailers: HeaderMap | null): void {
     if (this.finished) return;
-    const host = this.host;
-    if (host) this.cluster.reportOutcome(host, { kind: 'http', status: this.s.responseCode });
     this.endAttempt();
     if (trailers) stripHopByHop(trailers, false);
     this.s.sendTrailers(trailers);
@@ -335,8 +378,7 @@ export class RouterRequest implements UpstreamResponseHandler {
 
   onError(err: UpstreamFailure): void {
     if (this.finished) return;
-    const host = this.host;
-    if (host) this.cluster.reportOutcome(host, err.kind === 'connect_failure' ? { kind: 'connect_failure' } : { kind: 'reset' });
+    this.report(err.kind === 'connect_failure' ? { kind: 'connect_failure' } : { kind: 'reset' });
     this.endAttempt();
     if (this.responseStarted) {
       const s = this.s;
@@ -356,6 +398,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       socket.destroy();
       return;
     }
+    this.report({ kind: 'http', status });
     this.endAttempt();
     const s = this.s;
     s.responseCode = status;
@@ -389,8 +432,7 @@ export class RouterRequest implements UpstreamResponseHandler {
   private onPerTryTimeout(): void {
     this.perTryTimer = null;
     if (this.finished || this.responseStarted) return;
-    const host = this.host;
-    if (host) this.cluster.reportOutcome(host, { kind: 'timeout' });
+    this.report({ kind: 'timeout' });
     const h = this.handle;
     this.endAttempt();
     h?.abort();
@@ -401,8 +443,7 @@ export class RouterRequest implements UpstreamResponseHandler {
   private onGlobalTimeout(): void {
     this.globalTimer = null;
     if (this.finished) return;
-    const host = this.host;
-    if (host) this.cluster.reportOutcome(host, { kind: 'timeout' });
+    this.report({ kind: 'timeout' });
     const h = this.handle;
     this.endAttempt();
     h?.abort();

@@ -4,6 +4,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Readable, Duplex } from 'node:stream';
 import type { HeaderMap } from '../../common/headers.js';
+import type { HostStats } from '../types.js';
 import { tlsConnectOptions } from '../transport/tls-options.js';
 import { UpstreamFailure } from './upstream-pool.js';
 import type {
@@ -31,7 +32,11 @@ class H1Request implements Dispatcher.DispatchHandler, UpstreamRequestHandle {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.done) controller.abort(new Error('aborted'));
+    if (this.done) {
+      controller.abort(new Error('aborted'));
+      return;
+    }
+    this.handler.onAssigned?.();
   }
 
   onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: Duplex): void {
@@ -93,7 +98,7 @@ export class H1Pool implements UpstreamPool {
   private readonly pool: Pool;
   private readonly origin: string;
 
-  constructor(host: string, port: number, opts: PoolOptions, socketPath?: string) {
+  constructor(host: string, port: number, opts: PoolOptions, socketPath?: string, stats?: HostStats) {
     const tls = opts.tls;
     this.origin = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.pool = new Pool(this.origin, {
@@ -106,10 +111,25 @@ export class H1Pool implements UpstreamPool {
       maxRequestsPerClient: opts.maxRequestsPerConnection || undefined,
       connectTimeout: opts.connectTimeoutMs,
       socketPath,
+      localAddress: socketPath ? undefined : opts.localAddress,
       connect: tls ? { ...tlsConnectOptions(tls, ['http/1.1']), timeout: opts.connectTimeoutMs } as never : { timeout: opts.connectTimeoutMs },
       strictContentLength: true,
     });
-    this.pool.on('connectionError', () => { /* surfaced per request via onResponseError */ });
+    // Per-request failures surface via onResponseError; these events only feed the host's /clusters counters.
+    this.pool.on('connectionError', () => {
+      if (!stats) return;
+      stats.cxTotal++;
+      stats.cxConnectFail++;
+    });
+    if (stats) {
+      this.pool.on('connect', () => {
+        stats.cxTotal++;
+        stats.cxActive++;
+      });
+      this.pool.on('disconnect', () => {
+        if (stats.cxActive > 0) stats.cxActive--;
+      });
+    }
   }
 
   request(head: UpstreamRequestHead, body: Readable | Buffer | null, handler: UpstreamResponseHandler): UpstreamRequestHandle {

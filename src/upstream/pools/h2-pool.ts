@@ -1,5 +1,6 @@
 // upstream/pools/: HTTP/2 pool for one host on node:http2 client sessions: multiplexed streams up to the peer's
-// max_concurrent_streams (then another session), GOAWAY → session draining, optional PING keep-alive.
+// max_concurrent_streams (then another session), GOAWAY → session draining and the streams the peer refused (above
+// its last stream id, or REFUSED_STREAM) re-sent once on another connection, optional PING keep-alive.
 // Session states: connecting → ready → draining → closed.
 import http2 from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
@@ -7,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { HeaderMap } from '../../common/headers.js';
+import type { HostStats } from '../types.js';
 import { tlsConnectOptions } from '../transport/tls-options.js';
 import { UpstreamFailure } from './upstream-pool.js';
 import type {
@@ -22,17 +24,36 @@ class H2Session {
   active = 0;
   total = 0;
   connectError: Error | null = null;
+  /** Last stream id the peer said it processed (GOAWAY); streams above it were refused. -1 = no GOAWAY. */
+  goawayLastStreamId = -1;
+  private connected = false;
   private pingTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly session: ClientHttp2Session, private readonly pool: H2Pool, opts: PoolOptions) {
+  constructor(readonly session: ClientHttp2Session, private readonly pool: H2Pool, opts: PoolOptions, stats?: HostStats) {
     session.once('connect', () => {
       if (this.state === 'connecting') this.state = 'ready';
+      this.connected = true;
+      if (stats) {
+        stats.cxTotal++;
+        stats.cxActive++;
+      }
     });
-    session.on('goaway', () => this.markDraining());
+    session.on('goaway', (_code: number, lastStreamId: number) => {
+      this.goawayLastStreamId = lastStreamId;
+      this.markDraining();
+    });
     session.on('error', (e: Error) => {
       if (this.state === 'connecting') this.connectError = e;
     });
     session.once('close', () => {
+      if (stats) {
+        if (this.connected) {
+          if (stats.cxActive > 0) stats.cxActive--;
+        } else {
+          stats.cxTotal++;
+          stats.cxConnectFail++;
+        }
+      }
       this.state = 'closed';
       if (this.pingTimer) clearInterval(this.pingTimer);
       this.pool.removeSession(this);
@@ -81,9 +102,15 @@ function classifyStreamError(err: (Error & { code?: string }) | undefined, rstCo
 class H2Request implements UpstreamRequestHandle {
   done = false;
   stream: ClientHttp2Stream | null = null;
-  constructor(private readonly pool: H2Pool, private readonly sess: H2Session, private readonly handler: UpstreamResponseHandler) {}
+  private headersSeen = false;
+  private resent = false;
+  private head: UpstreamRequestHead | null = null;
+  private body: Readable | Buffer | null = null;
+  constructor(private readonly pool: H2Pool, private sess: H2Session, private readonly handler: UpstreamResponseHandler) {}
 
   start(head: UpstreamRequestHead, body: Readable | Buffer | null): void {
+    this.head = head;
+    this.body = body;
     const h: OutgoingHttpHeaders = {
       ':method': head.method,
       ':path': head.path,
@@ -102,8 +129,16 @@ class H2Request implements UpstreamRequestHandle {
       return;
     }
     this.stream = stream;
+    if (this.handler.onAssigned) {
+      const assigned = (): void => {
+        if (!this.done && this.stream === stream) this.handler.onAssigned?.();
+      };
+      if (typeof stream.id === 'number' && stream.id > 0) queueMicrotask(assigned);
+      else stream.once('ready', assigned);
+    }
     stream.on('response', (headers: IncomingHttpHeaders, flags: number) => {
-      if (this.done) return;
+      if (this.done || this.stream !== stream) return;
+      this.headersSeen = true;
       const status = Number(headers[':status']);
       const out: HeaderMap = {};
       for (const k in headers) if (k[0] !== ':') out[k] = headers[k] as string | string[];
@@ -111,7 +146,7 @@ class H2Request implements UpstreamRequestHandle {
       this.handler.onHeaders(status, out, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
     });
     stream.on('data', (chunk: Buffer) => {
-      if (this.done) return;
+      if (this.done || this.stream !== stream) return;
       if (!this.handler.onData(chunk)) stream.pause();
     });
     let trailers: HeaderMap | null = null;
@@ -120,18 +155,19 @@ class H2Request implements UpstreamRequestHandle {
       for (const k in t) if (k[0] !== ':') trailers[k] = t[k] as string | string[];
     });
     stream.on('end', () => {
-      if (this.done) return;
+      if (this.done || this.stream !== stream) return;
       this.finish();
       this.handler.onEnd(trailers);
     });
     stream.on('error', (err: Error) => {
-      if (this.done) return;
-      this.fail(classifyStreamError(err, stream.rstCode ?? 0, this.sess), err);
+      if (this.done || this.stream !== stream) return;
+      this.fail(this.refused(stream) ? 'refused_stream' : classifyStreamError(err, stream.rstCode ?? 0, this.sess), err);
     });
     stream.on('close', () => {
-      if (this.done) return;
+      if (this.done || this.stream !== stream) return;
       const code = stream.rstCode ?? 0;
-      this.fail(classifyStreamError(this.sess.connectError ?? undefined, code, this.sess), new Error(`upstream stream closed (code ${code})`));
+      const kind = this.refused(stream) ? 'refused_stream' : classifyStreamError(this.sess.connectError ?? undefined, code, this.sess);
+      this.fail(kind, new Error(`upstream stream closed (code ${code})`));
     });
     if (body !== null) {
       if (Buffer.isBuffer(body)) stream.end(body);
@@ -142,7 +178,30 @@ class H2Request implements UpstreamRequestHandle {
     }
   }
 
+  /** The peer never processed this stream: REFUSED_STREAM, or a GOAWAY whose last stream id is below it. */
+  private refused(stream: ClientHttp2Stream): boolean {
+    if (this.headersSeen) return false;
+    if ((stream.rstCode ?? 0) === NGHTTP2_REFUSED_STREAM) return true;
+    const last = this.sess.goawayLastStreamId;
+    return last >= 0 && (stream.id === undefined || stream.id > last);
+  }
+
   private fail(kind: UpstreamFailureKind, err: Error): void {
+    // A stream the peer refused did nothing upstream: re-send it once on another connection when the body can be
+    // replayed (none or buffered), as Envoy's pool does for streams above a GOAWAY's last stream id.
+    if (kind === 'refused_stream' && !this.resent && !this.headersSeen && this.head && (this.body === null || Buffer.isBuffer(this.body))) {
+      const next = this.pool.sessionFor(this.sess);
+      if (next) {
+        this.resent = true;
+        this.sess.active--;
+        if (this.sess.state === 'draining' && this.sess.active === 0) this.sess.session.close();
+        this.sess = next;
+        next.active++;
+        next.total++;
+        this.start(this.head, this.body);
+        return;
+      }
+    }
     this.finish();
     this.handler.onError(new UpstreamFailure(kind, err.message, err));
   }
@@ -174,7 +233,10 @@ export class H2Pool implements UpstreamPool {
   private readonly authority: string;
   private drained: (() => void) | null = null;
 
-  constructor(private readonly host: string, private readonly port: number, private readonly opts: PoolOptions, private readonly socketPath?: string) {
+  constructor(
+    private readonly host: string, private readonly port: number, private readonly opts: PoolOptions,
+    private readonly socketPath?: string, private readonly stats?: HostStats,
+  ) {
     this.authority = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
@@ -186,8 +248,8 @@ export class H2Pool implements UpstreamPool {
       maxSessionMemory: 64,
       createConnection: () => {
         const sock = o.tls
-          ? tls.connect({ host: this.host, port: this.port, ...tlsConnectOptions(o.tls, ['h2']) })
-          : this.socketPath ? net.connect(this.socketPath) : net.connect({ host: this.host, port: this.port });
+          ? tls.connect({ host: this.host, port: this.port, ...({ localAddress: o.localAddress } as tls.ConnectionOptions), ...tlsConnectOptions(o.tls, ['h2']) })
+          : this.socketPath ? net.connect(this.socketPath) : net.connect({ host: this.host, port: this.port, localAddress: o.localAddress });
         sock.setNoDelay(true);
         const t = setTimeout(() => sock.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'ETIMEDOUT' })), o.connectTimeoutMs);
         sock.once(o.tls ? 'secureConnect' : 'connect', () => clearTimeout(t));
@@ -200,7 +262,7 @@ export class H2Pool implements UpstreamPool {
         session.setLocalWindowSize(o.h2.initialConnectionWindowSize);
       } catch { /* session already closing */ }
     });
-    const s = new H2Session(session, this, o);
+    const s = new H2Session(session, this, o, this.stats);
     this.sessions.push(s);
     return s;
   }
@@ -217,20 +279,27 @@ export class H2Pool implements UpstreamPool {
       queueMicrotask(() => handler.onError(new UpstreamFailure('connect_failure', 'pool is draining')));
       return h;
     }
-    let sess: H2Session | undefined;
-    for (const s of this.sessions) {
-      if (s.hasCapacity(this.opts.h2.maxConcurrentStreams, this.opts.maxRequestsPerConnection)) {
-        sess = s;
-        break;
-      }
+    const sess = this.sessionFor(null);
+    if (!sess) {
+      const h: UpstreamRequestHandle = { abort: () => undefined, resume: () => undefined };
+      queueMicrotask(() => handler.onError(new UpstreamFailure('connect_failure', 'pool is draining')));
+      return h;
     }
-    sess ??= this.connect();
     sess.active++;
     sess.total++;
     this.activeRequests++;
     const req = new H2Request(this, sess, handler);
     req.start(head, body);
     return req;
+  }
+
+  /** A session with room for one more stream other than `not` (a new one when none has room); null once draining. */
+  sessionFor(not: H2Session | null): H2Session | null {
+    if (this.state !== 'ready') return null;
+    for (const s of this.sessions) {
+      if (s !== not && s.hasCapacity(this.opts.h2.maxConcurrentStreams, this.opts.maxRequestsPerConnection)) return s;
+    }
+    return this.connect();
   }
 
   drain(): Promise<void> {

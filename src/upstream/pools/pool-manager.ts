@@ -1,18 +1,16 @@
-// upstream/pools/: owns every upstream connection pool, keyed by cluster + host + protocol (+ the cluster's TLS
-// context, which belongs to the cluster config object). Pools of hosts that left their cluster are drained.
+// upstream/pools/: owns every upstream connection pool, keyed by cluster + host + protocol + TLS context (the
+// cluster config object, and per host the transport_socket_matches entry it selects). Pools of departed hosts drain.
 import type { Host, UpstreamCluster } from '../types.js';
 import { H1Pool } from './h1-pool.js';
 import { H2Pool } from './h2-pool.js';
 import { DEFAULT_POOL_OPTIONS } from './upstream-pool.js';
 import type { PoolOptions, UpstreamPool, UpstreamTlsOptions } from './upstream-pool.js';
-import type { ClusterConfig } from '../../config/cluster.js';
+import type { ClusterConfig, UpstreamTlsConfig } from '../../config/cluster.js';
+import { transportSocketForHost } from '../transport-socket-for-host.js';
 
-/** Pool settings from the cluster config (connect timeout, TLS context, HTTP protocol options). */
-export function poolOptionsFromCluster(cluster: UpstreamCluster): PoolOptions {
-  const c = cluster.config as Partial<ClusterConfig>;
-  const h = c.http;
-  const t = c.tls ?? null;
-  const tls: UpstreamTlsOptions | null = t ? {
+/** node:tls-facing options of one UpstreamTlsContext. */
+export function tlsOptionsFromConfig(t: UpstreamTlsConfig | null): UpstreamTlsOptions | null {
+  return t ? {
     sni: t.sni,
     alpn: t.alpn,
     ca: t.trustedCa,
@@ -22,13 +20,23 @@ export function poolOptionsFromCluster(cluster: UpstreamCluster): PoolOptions {
     minVersion: t.minVersion,
     maxVersion: t.maxVersion,
   } : null;
+}
+
+/** Pool settings from the cluster config (connect timeout, TLS context, HTTP protocol options, max_connections). */
+export function poolOptionsFromCluster(cluster: UpstreamCluster): PoolOptions {
+  const c = cluster.config as Partial<ClusterConfig>;
+  const h = c.http;
+  const tls = tlsOptionsFromConfig(c.tls ?? null);
   const d = DEFAULT_POOL_OPTIONS;
+  // The default-priority max_connections circuit breaker bounds the sockets of each HTTP/1.1 host pool.
+  const maxCx = c.circuitBreakers?.[0]?.maxConnections;
   return {
     connectTimeoutMs: c.connectTimeoutMs ?? d.connectTimeoutMs,
+    ...(c.upstreamBind ? { localAddress: c.upstreamBind.sourceAddress } : {}),
     tls,
     maxRequestsPerConnection: h?.maxRequestsPerConnection ?? 0,
     idleTimeoutMs: h?.idleTimeoutMs ?? d.idleTimeoutMs,
-    maxConnections: d.maxConnections,
+    maxConnections: maxCx !== undefined && maxCx > 0 ? Math.min(maxCx, d.maxConnections) : d.maxConnections,
     h2: {
       maxConcurrentStreams: Math.min(h?.h2MaxConcurrentStreams ?? d.h2.maxConcurrentStreams, 2 ** 31 - 1),
       initialStreamWindowSize: Math.min(h?.h2InitialStreamWindowSize ?? d.h2.initialStreamWindowSize, 2 ** 31 - 1),
@@ -39,10 +47,17 @@ export function poolOptionsFromCluster(cluster: UpstreamCluster): PoolOptions {
   };
 }
 
+interface HostPool {
+  readonly hostKey: string;
+  readonly pool: UpstreamPool;
+}
+
 interface ClusterPools {
   readonly config: object;
   readonly options: PoolOptions;
-  readonly pools: Map<string, UpstreamPool>;
+  /** Options per TLS context chosen by transport_socket_matches (keyed by UpstreamTlsConfig.key; '' = plaintext). */
+  readonly tlsOptions: Map<string, PoolOptions>;
+  readonly pools: Map<string, HostPool>;
 }
 
 export class PoolManager {
@@ -50,20 +65,37 @@ export class PoolManager {
 
   constructor(private readonly optionsFor: (cluster: UpstreamCluster) => PoolOptions = poolOptionsFromCluster) {}
 
-  /** The pool for `host` of `cluster` speaking `protocol`; created on first use. */
+  /** The pool for `host` of `cluster` speaking `protocol` over the host's TLS context (transport_socket_matches,
+   *  else the cluster's transport_socket); created on first use. */
   get(cluster: UpstreamCluster, host: Host, protocol: 'http1' | 'http2'): UpstreamPool {
     let cp = this.clusters.get(cluster.name);
     if (!cp || cp.config !== cluster.config) {
       // New cluster config (possibly a new TLS context): old pools drain, new ones are keyed afresh.
-      if (cp) for (const p of cp.pools.values()) void p.drain();
-      cp = { config: cluster.config, options: this.optionsFor(cluster), pools: new Map() };
+      if (cp) for (const p of cp.pools.values()) void p.pool.drain();
+      cp = { config: cluster.config, options: this.optionsFor(cluster), tlsOptions: new Map(), pools: new Map() };
       this.clusters.set(cluster.name, cp);
     }
-    const key = protocol === 'http2' ? `h2|${host.key}` : `h1|${host.key}`;
-    let pool = cp.pools.get(key);
+    let options = cp.options;
+    let tlsKey = 'cluster';
+    const cfg = cluster.config as Partial<ClusterConfig>;
+    if (cfg.transportSocketMatches && cfg.transportSocketMatches.length > 0) {
+      const t = transportSocketForHost(cluster.config, host);
+      tlsKey = t ? t.key : '';
+      let o = cp.tlsOptions.get(tlsKey);
+      if (!o) {
+        o = { ...cp.options, tls: tlsOptionsFromConfig(t) };
+        cp.tlsOptions.set(tlsKey, o);
+      }
+      options = o;
+    }
+    const key = `${protocol === 'http2' ? 'h2' : 'h1'}|${tlsKey}|${host.key}`;
+    const hp = cp.pools.get(key);
+    let pool = hp?.pool;
     if (!pool || pool.state !== 'ready') {
-      pool = protocol === 'http2' ? new H2Pool(host.address, host.port, cp.options, host.pipe) : new H1Pool(host.address, host.port, cp.options, host.pipe);
-      cp.pools.set(key, pool);
+      pool = protocol === 'http2'
+        ? new H2Pool(host.address, host.port, options, host.pipe, host.stats)
+        : new H1Pool(host.address, host.port, options, host.pipe, host.stats);
+      cp.pools.set(key, { hostKey: host.key, pool });
     }
     return pool;
   }
@@ -74,9 +106,9 @@ export class PoolManager {
     if (!cp) return;
     const keep = new Set(cluster.hosts().map((h) => h.key));
     for (const [k, p] of cp.pools) {
-      if (!keep.has(k.slice(3))) {
+      if (!keep.has(p.hostKey)) {
         cp.pools.delete(k);
-        void p.drain();
+        void p.pool.drain();
       }
     }
   }
@@ -86,11 +118,11 @@ export class PoolManager {
     const cp = this.clusters.get(name);
     this.clusters.delete(name);
     if (!cp) return Promise.resolve();
-    return Promise.all([...cp.pools.values()].map((p) => p.drain())).then(() => undefined);
+    return Promise.all([...cp.pools.values()].map((p) => p.pool.drain())).then(() => undefined);
   }
 
   async close(): Promise<void> {
-    const all = [...this.clusters.values()].flatMap((c) => [...c.pools.values()]);
+    const all = [...this.clusters.values()].flatMap((c) => [...c.pools.values()].map((p) => p.pool));
     this.clusters.clear();
     await Promise.all(all.map((p) => p.destroy()));
   }

@@ -42,6 +42,9 @@ export interface UpstreamResponseHandler {
   onError(err: UpstreamFailure): void;
   /** HTTP/1.1 upgrade accepted (101): the raw upstream socket is handed over. */
   onUpgrade?(status: number, headers: HeaderMap, socket: Duplex): void;
+  /** The request left the pool's queue: it is being written on a connection (Envoy's pending → active). Called
+   *  at most once, possibly synchronously from `request()`. */
+  onAssigned?(): void;
 }
 
 export interface UpstreamRequestHandle {
@@ -81,6 +84,8 @@ export interface UpstreamTlsOptions {
 
 export interface PoolOptions {
   readonly connectTimeoutMs: number;
+  /** Source address of upstream connections (the cluster's upstream_bind_config); undefined = kernel's choice. */
+  readonly localAddress?: string;
   readonly tls: UpstreamTlsOptions | null;
   /** 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
