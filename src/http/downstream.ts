@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { HeaderMap } from '../common/headers.js';
+import { resetStreamLocally } from './h2-abuse.js';
 
 export interface ConnectionInfo {
   readonly remoteAddress: string;
@@ -186,7 +187,7 @@ export class H2Downstream implements Downstream {
 
   reset(): void {
     this.aborted = true;
-    if (!this.stream.destroyed) this.stream.close(2 /* INTERNAL_ERROR */);
+    resetStreamLocally(this.stream, 2 /* INTERNAL_ERROR */);
   }
 
   onDrain(cb: () => void): void {
@@ -208,5 +209,15 @@ export class H2Downstream implements Downstream {
 
   closeConnectionAfter(): void {
     /* HTTP/2 drains with GOAWAY at the session level. */
+  }
+
+  /** Graceful GOAWAY for the whole session: streams in flight finish, the client opens a new connection (keep-alive off). */
+  goAway(): void {
+    const session = this.stream.session;
+    if (session && !session.closed && !session.destroyed) {
+      try {
+        session.close();
+      } catch { /* already closing */ }
+    }
   }
 }

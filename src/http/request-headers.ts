@@ -112,6 +112,14 @@ export function isInternalAddress(ip: string, cfg: HttpConnectionManagerConfig):
   return ranges.some(([b, l]) => ipInCidr(v4, b, l));
 }
 
+/** Client-supplied control headers honoured only from internal (trusted) requests. */
+export const ENVOY_CONTROL_HEADERS: readonly string[] = [
+  'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-internal', 'x-envoy-force-trace', 'x-envoy-ip-tags', 'x-envoy-original-path',
+];
+
 export interface ForwardedResult {
   /** The trusted client address (for %DOWNSTREAM_REMOTE_ADDRESS% and source-ip hashing). */
   readonly clientAddress: string;
@@ -144,6 +152,9 @@ export function applyForwardingHeaders(
   if (cfg.useRemoteAddress && !internal) {
     // Edge request from outside: strip x-envoy-* the client might have set.
     for (const k of Object.keys(headers)) if (k.startsWith('x-envoy-')) delete headers[k];
+  } else if (!internal) {
+    // Not trusted: the retry/timeout overrides would let a client amplify retries or stretch timeouts.
+    for (const k of ENVOY_CONTROL_HEADERS) if (headers[k] !== undefined) delete headers[k];
   }
   if (cfg.useRemoteAddress && internal) headers['x-envoy-internal'] = 'true';
   const rid = firstHeader(headers, 'x-request-id');
