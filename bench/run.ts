@@ -27,11 +27,13 @@ export interface BenchOptions {
   readonly smoke: boolean;
   readonly install: boolean;
   readonly outDir: string;
+  /** use the bundled node HTTP/1.1 load generator even when wrk is installed */
+  readonly noWrk: boolean;
   /** meshlet launcher script; null = <repo>/bin/meshlet.js */
   readonly meshletBin: string | null;
 }
 
-const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR] [--meshlet-bin FILE]';
+const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR] [--meshlet-bin FILE] [--no-wrk]';
 
 /** Parses argv; returns an error text for bad input. */
 export function parseArgs(argv: readonly string[]): BenchOptions | string {
@@ -39,6 +41,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
   let scenarios: string[] | null = null;
   let targets: string[] | null = null;
   let meshletBin: string | null = null;
+  let noWrk = false;
   let durationSet = false, repsSet = false, warmupSet = false, installSet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -52,6 +55,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
       else if (a === '--out') outDir = val();
       else if (a === '--meshlet-bin') meshletBin = resolve(val());
       else if (a === '--smoke') smoke = true;
+      else if (a === '--no-wrk') noWrk = true;
       else if (a === '--no-install') { install = false; installSet = true; }
       else if (a === '--install') { install = true; installSet = true; }
       else if (a === '--help' || a === '-h') return USAGE;
@@ -71,7 +75,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
   if (!Number.isInteger(durationS) || durationS < 1 || durationS > 600) return '--duration must be an integer number of seconds in 1..600';
   if (!Number.isInteger(reps) || reps < 1 || reps > 20) return '--reps must be an integer in 1..20';
   if (!Number.isInteger(warmupS) || warmupS < 0 || warmupS > 60) return '--warmup must be an integer number of seconds in 0..60';
-  return { durationS, reps, warmupS, scenarios, targets, smoke, install, outDir: resolve(outDir), meshletBin };
+  return { durationS, reps, warmupS, scenarios, targets, smoke, install, outDir: resolve(outDir), meshletBin, noWrk };
 }
 
 const MB = 1024 * 1024;
@@ -172,7 +176,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const t0 = Date.now();
   const loadStart = loadavg()[0];
   const machine = machineInfo();
-  const tools = detectTools(o.install, log);
+  const detected = detectTools(o.install, log);
+  const tools: Tools = o.noWrk ? { ...detected, wrk: null } : detected;
   const plan = cpuPlan(machine.nproc, tools.taskset !== null);
   const reg = new ProcessRegistry(tools.taskset);
   reg.installExitHandlers();
@@ -189,7 +194,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const lctx: LoadContext = { registry: reg, cpus: plan.loadgen, wrk: tools.wrk, h2load: tools.h2load, tmpDir: tmp };
     for (const s of scenarios) {
       log(`scenario ${s.name}: ${s.title}`);
-      const result: ScenarioResult = { name: s.name, title: s.title, load: describeLoad(s.load), rows: [] };
+      const result: ScenarioResult = { name: s.name, title: s.title, load: describeLoad(s.load, tools.wrk !== null), rows: [] };
       scenarioResults.push(result);
       const tool = loadTool(s.load);
       let backend: Backend | string = tool && !tools[tool] ? `${tool} not installed` : await backends.start(s.backend);

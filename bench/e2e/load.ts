@@ -20,24 +20,29 @@ export interface LoadContext {
   readonly tmpDir: string;
 }
 
-/** Human-readable command line of a spec, for the report. */
-export function describeLoad(spec: LoadSpec): string {
+/** Human-readable command line of a spec, for the report; `hasWrk` false means the node fallback runs instead. */
+export function describeLoad(spec: LoadSpec, hasWrk = true): string {
   switch (spec.kind) {
-    case 'wrk': return `wrk -t1 -c${spec.connections} --latency (${spec.scheme}, keep-alive)`;
+    case 'wrk': return hasWrk
+      ? `wrk -t1 -c${spec.connections} --latency (${spec.scheme}, keep-alive)`
+      : `node h1-load, ${spec.connections} keep-alive connection(s) (${spec.scheme}) — wrk not installed or --no-wrk; figures not comparable to wrk's`;
     case 'h2load': return `h2load -t1 -c${spec.clients} -m${spec.streams}${spec.bodyFile ? ' -d <gRPC frame> (POST, application/grpc)' : ''}`;
     case 'grpc-stream': return `@grpc/grpc-js client, ${spec.streams} bidi streams, ping-pong`;
   }
 }
 
-/** Which external tool a spec needs (null: the bundled node client). */
-export function loadTool(spec: LoadSpec): 'wrk' | 'h2load' | null {
-  return spec.kind === 'grpc-stream' ? null : spec.kind;
+/** Which external tool a spec cannot run without (null: none; wrk falls back to the bundled node client). */
+export function loadTool(spec: LoadSpec): 'h2load' | null {
+  return spec.kind === 'h2load' ? 'h2load' : null;
 }
 
 let logSeq = 0;
 
 export async function runLoad(ctx: LoadContext, spec: LoadSpec, port: number, durationS: number): Promise<LoadResult> {
   const bound = (durationS + 20) * 1000;
+  if (spec.kind === 'wrk' && !ctx.wrk) {
+    return runNodeClient(ctx, 'h1-load', 'h1-load.js', [spec.scheme, spec.host, String(port), String(durationS), String(spec.connections)], bound);
+  }
   if (spec.kind === 'wrk') {
     const url = `${spec.scheme}://${spec.host}:${port}/`;
     const r = await ctx.registry.run('wrk', ctx.wrk!, ['-t1', `-c${spec.connections}`, `-d${durationS}s`, '--latency', '--timeout', '5s', url], bound, { cpus: ctx.cpus });
@@ -57,8 +62,13 @@ export async function runLoad(ctx: LoadContext, spec: LoadSpec, port: number, du
     rmSync(log, { force: true });
     return parseH2loadOutput(r.stdout, lat);
   }
-  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'grpc-stream-load.js');
-  const r = await ctx.registry.run('grpc-stream-load', process.execPath, [script, String(port), String(durationS), String(spec.streams)], bound, { cpus: ctx.cpus });
+  return runNodeClient(ctx, 'grpc-stream-load', 'grpc-stream-load.js', [String(port), String(durationS), String(spec.streams)], bound);
+}
+
+/** Runs one of the bundled node load generators, which print a JSON LoadResult as their last line. */
+async function runNodeClient(ctx: LoadContext, label: string, file: string, args: string[], bound: number): Promise<LoadResult> {
+  const script = join(fileURLToPath(new URL('.', import.meta.url)), file);
+  const r = await ctx.registry.run(label, process.execPath, [script, ...args], bound, { cpus: ctx.cpus });
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  try { return JSON.parse(line) as LoadResult; } catch { throw new Error(`grpc-stream-load failed (${r.code}): ${(r.stderr || r.stdout).slice(-300)}`); }
+  try { return JSON.parse(line) as LoadResult; } catch { throw new Error(`${label} failed (${r.code}): ${(r.stderr || r.stdout).slice(-300)}`); }
 }

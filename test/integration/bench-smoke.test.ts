@@ -95,16 +95,38 @@ test('ratios are taken against haproxy and minimal-node of the same scenario; un
   assert.match(md, /\| meshlet \| unavailable \(exited with 1: a\\\|b\) \|/);
 });
 
-test('smoke mode runs every available peer on h1-50 and writes well-formed latest.json and latest.md', { timeout: 120_000 }, async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-  t.after(() => rmSync(out, { recursive: true, force: true }));
-  const child = spawn(process.execPath, [RUN_JS, '--smoke', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runSmoke(args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [RUN_JS, '--smoke', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   child.stdout.resume();
-  const killer = setTimeout(() => child.kill('SIGTERM'), 100_000);
+  const killer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(killer);
+  return { code, stderr };
+}
+
+test('without wrk the smoke run falls back to the bundled node load generator and says so', { timeout: 60_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-nowrk-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stderr } = await runSmoke(['--no-wrk', '--targets', 'direct,minimal-node', '--out', out], 50_000);
+  assert.equal(code, 0, `bench exited ${code}: ${stderr.slice(-2000)}`);
+  const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
+  const s = report.scenarios[0];
+  assert.match(s.load, /^node h1-load, 50 keep-alive connection/);
+  assert.deepEqual(s.rows.map((r) => r.target), ['direct', 'minimal-node']);
+  if (has('nginx')) {
+    for (const r of s.rows) {
+      assert.equal(r.status, 'ok', JSON.stringify(r));
+      assert.ok(r.median!.requests! > 0 && r.median!.errors === 0, `${r.target} served requests without errors`);
+    }
+  }
+});
+
+test('smoke mode runs every available peer on h1-50 and writes well-formed latest.json and latest.md', { timeout: 120_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stderr } = await runSmoke(['--out', out], 100_000);
   assert.equal(code, 0, `bench exited ${code}: ${stderr.slice(-2000)}`);
 
   const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
@@ -136,8 +158,8 @@ test('smoke mode runs every available peer on h1-50 and writes well-formed lates
       assert.match(line, new RegExp(`^\\| ${r.target} \\| ${Math.round(m.rps!)} \\|`));
     }
   }
-  if (has('wrk') && has('nginx')) {
-    // with a load generator and a backend, the harness's own peers must have run
+  if (has('nginx')) {
+    // with a backend (wrk or the node fallback generates load), the harness's own peers must have run
     for (const target of ['direct', 'minimal-node', 'http-proxy', 'fastify']) {
       assert.equal(rows.find((r) => r.target === target)?.status, 'ok', `${target} ran: ${JSON.stringify(rows.find((r) => r.target === target))}`);
     }
