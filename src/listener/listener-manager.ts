@@ -13,6 +13,7 @@ import { getOriginalDst } from './original-dst.js';
 export interface ListenerStatus {
   readonly name: string;
   readonly state: 'active' | 'draining';
+  /** IP the listener is configured on (or its pipe path), without the port. */
   readonly address: string;
   /** Port actually bound (differs from config when port 0 was asked for). */
   readonly boundPort: number;
@@ -36,6 +37,11 @@ function addressKey(c: ListenerConfig): string {
   if (c.address.pipe) return `pipe:${c.address.pipe}`;
   // Port 0 asks the kernel for a fresh port: every such listener gets its own socket.
   return c.address.port === 0 ? `${c.address.address}:0#${c.name}` : `${c.address.address}:${c.address.port}`;
+}
+
+/** The listener's IP (or pipe path), without the port. */
+function hostOf(c: ListenerConfig): string {
+  return c.address.pipe ?? c.address.address;
 }
 
 export interface ListenerManagerOptions {
@@ -121,28 +127,35 @@ export class ListenerManager {
     const l = b.active;
     const localAddress = socket.localAddress ?? '';
     const localPort = socket.localPort ?? 0;
-    if (l.config.useOriginalDst) {
+    // original_dst: the listener filter (or use_original_dst, which implies it, as in Envoy) restores the address the
+    // client dialled before an iptables REDIRECT as the connection's local address.
+    if (l.restoresOriginalDst) {
       const od = getOriginalDst(socket);
       if (od && (od.address !== localAddress || od.port !== localPort)) {
-        const target = this.findByAddress(od.address, od.port);
         const dest = `${od.family === 6 ? `[${od.address}]` : od.address}:${od.port}`;
-        (target ?? l).handle({ socket, localAddress: od.address, localPort: od.port, originalDestination: dest });
+        // use_original_dst: hand the connection to the listener of that exact ip:port, else 0.0.0.0:port, else keep
+        // it; the chosen listener runs its own listener filters and matches its chains on the restored address.
+        const target = l.config.useOriginalDst ? this.findByAddress(od.address, od.port, od.family) ?? l : l;
+        target.handle({ socket, localAddress: od.address, localPort: od.port, originalDestination: dest });
         return;
       }
     }
     l.handle({ socket, localAddress, localPort });
   }
 
-  /** use_original_dst hand-off target: the listener on exactly ip:port, else 0.0.0.0:port (Envoy's order). */
-  private findByAddress(ip: string, port: number): ActiveListener | undefined {
+  /** use_original_dst hand-off target: the listener on exactly ip:port, else the wildcard of that family on port. */
+  findByAddress(ip: string, port: number, family: 4 | 6 = ip.includes(':') ? 6 : 4): ActiveListener | undefined {
     let wildcard: ActiveListener | undefined;
+    let anyFamily: ActiveListener | undefined;
     for (const l of this.listeners.values()) {
       const a = l.config.address;
-      if (a.port !== port) continue;
+      if (a.pipe || a.port !== port) continue;
       if (a.address === ip) return l;
-      if ((a.address === '0.0.0.0' || a.address === '::') && !wildcard) wildcard = l;
+      if (a.address === (family === 6 ? '::' : '0.0.0.0')) wildcard ??= l;
+      else if (a.address === '::' || a.address === '0.0.0.0') anyFamily ??= l;
     }
-    return wildcard;
+    // A '::' listener (dual stack) also takes IPv4 connections when no 0.0.0.0 listener exists.
+    return wildcard ?? (family === 4 ? anyFamily : undefined);
   }
 
   private retire(l: ActiveListener): void {
@@ -179,9 +192,11 @@ export class ListenerManager {
     const out: ListenerStatus[] = [];
     for (const l of this.listeners.values()) {
       const key = this.boundBy.get(l.name);
-      out.push({ name: l.name, state: 'active', address: key ?? addressKey(l.config), boundPort: key ? this.bindings.get(key)?.boundPort ?? 0 : 0, connections: l.connections });
+      // Unbound (bind_to_port: false) listeners report their configured port, as Envoy's /listeners does.
+      const port = key ? this.bindings.get(key)?.boundPort ?? 0 : l.config.address.port;
+      out.push({ name: l.name, state: 'active', address: hostOf(l.config), boundPort: port, connections: l.connections });
     }
-    for (const l of this.draining) out.push({ name: l.name, state: 'draining', address: addressKey(l.config), boundPort: 0, connections: l.connections });
+    for (const l of this.draining) out.push({ name: l.name, state: 'draining', address: hostOf(l.config), boundPort: 0, connections: l.connections });
     return out;
   }
 
