@@ -562,6 +562,8 @@ export class HttpConnectionManager {
     });
     s.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.onH1Request(req, res));
     s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
+    // CONNECT is not configured: answer 403 instead of Node's silent close (security.md H30).
+    s.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
     this.h1 = s;
     return s;
   }
