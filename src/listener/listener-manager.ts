@@ -56,6 +56,8 @@ export class ListenerManager {
   private readonly boundBy = new Map<string, string>();
   private readonly draining = new Set<ActiveListener>();
   private readonly drainTimeMs: number;
+  /** Listeners matching this were stopped by a drain (POST /drain_listeners, shutdown): later LDS updates do not start them again. */
+  private stopped: ((c: ListenerConfig) => boolean) | null = null;
 
   constructor(private readonly deps: ListenerDeps, opts: ListenerManagerOptions = {}) {
     this.drainTimeMs = opts.drainTimeMs ?? 30_000;
@@ -70,6 +72,10 @@ export class ListenerManager {
       if (!want.has(name)) await this.remove(name, old);
     }
     for (const [name, cfg] of want) {
+      if (this.stopped?.(cfg) && !this.listeners.has(name)) {
+        results.push({ name, ok: true });
+        continue;
+      }
       const cur = this.listeners.get(name);
       if (cur && (cur.config === cfg || isDeepStrictEqual(cur.config, cfg))) {
         results.push({ name, ok: true });
@@ -200,8 +206,36 @@ export class ListenerManager {
     return out;
   }
 
+  /**
+   * Drains the listeners `filter` selects (e.g. only `traffic_direction: INBOUND`): their sockets stop accepting now,
+   * open connections finish (HTTP/1.1 Connection: close, HTTP/2 GOAWAY) bounded by `timeoutMs`; the others keep
+   * serving. Matching listeners stay stopped across later LDS updates.
+   */
+  async drain(filter: (c: ListenerConfig) => boolean, timeoutMs = this.drainTimeMs): Promise<void> {
+    const prev = this.stopped;
+    this.stopped = prev ? (c) => prev(c) || filter(c) : filter;
+    const picked = [...this.listeners.values()].filter((l) => filter(l.config));
+    for (const l of picked) {
+      this.listeners.delete(l.name);
+      const key = this.boundBy.get(l.name);
+      this.boundBy.delete(l.name);
+      if (key) this.unbind(key);
+      this.draining.add(l);
+    }
+    await Promise.all(picked.map((l) => l.drain(timeoutMs).then(() => this.draining.delete(l))));
+  }
+
+  /** Open downstream connections over every listener version, active and draining (EXIT_ON_ZERO_ACTIVE_CONNECTIONS). */
+  activeConnections(): number {
+    let n = 0;
+    for (const l of this.listeners.values()) n += l.connections;
+    for (const l of this.draining) n += l.connections;
+    return n;
+  }
+
   /** Drains everything (server shutdown / POST /drain_listeners). */
   async drainAll(timeoutMs = this.drainTimeMs): Promise<void> {
+    this.stopped = () => true;
     for (const key of [...this.bindings.keys()]) this.unbind(key);
     const all = [...this.listeners.values()];
     this.listeners.clear();
