@@ -2,11 +2,15 @@
 // resources, then ADS and/or filesystem subscriptions) → on every published snapshot: clusters first, then route
 // tables, then listeners → admin server reads the views. Lifecycle: PRE_INITIALIZING → INITIALIZING → LIVE →
 // DRAINING (SIGTERM / drain_listeners) → exit.
+// Process model: one process by default. With --concurrency N > 1 this process is the primary (config store, xDS,
+// admin, status port, lifecycle; no traffic) and N node:cluster workers each run a data plane (see src/process/).
 import * as grpc from '@grpc/grpc-js';
+import cluster from 'node:cluster';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { RunOptions } from './cli/run-options.js';
 import type { BootstrapConfig, XdsServerConfig } from './bootstrap/bootstrap-config.js';
-import type { ConfigSnapshot } from './config/snapshot.js';
+import { EMPTY_SNAPSHOT, type ConfigSnapshot } from './config/snapshot.js';
 import type { ListenerConfig } from './config/listener.js';
 import { ConfigStore } from './xds/config-store.js';
 import { XdsHistory } from './xds/xds-history.js';
@@ -26,10 +30,18 @@ import { ListenerManager } from './listener/listener-manager.js';
 import { TracerRegistry } from './http/tracer-registry.js';
 import { AdminServer } from './admin/admin-server.js';
 import { ServerLifecycle } from './admin/server-lifecycle.js';
-import type { AdminDeps, DrainOptions, ListenerInfo } from './admin/admin-deps.js';
+import type { AdminDeps, DrainOptions, ListenerInfo, MetricsView } from './admin/admin-deps.js';
+import { StatusServer, statusPortFrom } from './admin/status-server.js';
 import { Metrics, createCoreMetrics, SERVER_STATE_VALUE } from './observability/metrics.js';
 import { explainRequest } from './admin/explain.js';
 import { DataPathObserver } from './observability/access-log/data-path-observer.js';
+import type { DataPlane } from './process/worker-runtime.js';
+import { WorkerRuntime } from './process/worker-runtime.js';
+import { WorkerPool } from './process/worker-pool.js';
+import { SnapshotEncoder, type Retranslate, type SnapshotKind } from './process/snapshot-wire.js';
+import type { WorkerStatus } from './process/worker-messages.js';
+import { aggregatePrometheus } from './process/metrics-aggregate.js';
+import { WORKER_FLAGS_ENV } from './process/worker-flags.js';
 import { refuseInsecureHttpParser } from './http/strict-http-parser.js';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
@@ -37,12 +49,15 @@ const TYPE_PREFIX = 'type.googleapis.com/';
 /** A running proxy: what tests and `main` hold on to. */
 export interface Proxy {
   readonly store: ConfigStore;
-  readonly listeners: ListenerManager;
-  readonly clusters: ClusterManager;
+  /** The data plane's managers; null in the primary of --concurrency N (the workers hold theirs). */
+  readonly listeners: ListenerManager | null;
+  readonly clusters: ClusterManager | null;
   readonly lifecycle: ServerLifecycle;
   readonly metrics: Metrics;
   /** Admin address actually bound (port resolved when 0 was asked for). */
   adminPort(): number | undefined;
+  /** The Istio readiness port meshlet serves itself (undefined when not configured or a static listener owns it). */
+  statusPort(): number | undefined;
   listenerPort(name: string): number | undefined;
   /** Graceful drain then close; resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
@@ -77,34 +92,31 @@ function withType(typeUrl: string, resources: readonly Record<string, unknown>[]
   return resources.map((r) => ({ '@type': typeUrl, ...r }));
 }
 
-export async function startProxy(o: RunOptions): Promise<Proxy> {
-  refuseInsecureHttpParser();
-  const boot = o.bootstrap;
-  const log = o.logger;
-  await initHashing();
+const KIND_TYPE: Record<SnapshotKind, XdsTypeUrl> = {
+  clusters: TypeUrl.Cluster,
+  endpoints: TypeUrl.ClusterLoadAssignment,
+  routes: TypeUrl.RouteConfiguration,
+  listeners: TypeUrl.Listener,
+};
 
-  const metrics = new Metrics();
-  const core = createCoreMetrics(metrics, { startTime: o.startTime, concurrency: o.flags.concurrency ?? 1 });
-  const lifecycle = new ServerLifecycle((state) => {
-    core.serverState.set(SERVER_STATE_VALUE[state]);
-    core.serverLive.set(state === 'DRAINING' ? 0 : 1);
-    log.info({ state }, 'server state');
-  });
-  lifecycle.startInitializing();
-
-  const registry = new Map<XdsTypeUrl, ResourceType<any>>([
+function resourceRegistry(): Map<XdsTypeUrl, ResourceType<any>> {
+  return new Map<XdsTypeUrl, ResourceType<any>>([
     [TypeUrl.Listener, listenerResourceType],
     [TypeUrl.RouteConfiguration, routeConfigurationResourceType],
     [TypeUrl.Cluster, clusterResourceType],
     [TypeUrl.ClusterLoadAssignment, clusterLoadAssignmentResourceType],
   ]);
-  const history = new XdsHistory();
-  const xdsLog = o.logs.child('xds');
-  const lds = boot.dynamicResources.lds;
-  const cds = boot.dynamicResources.cds;
-  const warmingTimeoutMs = Math.max(lds?.initialFetchTimeoutMs ?? 15_000, cds?.initialFetchTimeoutMs ?? 15_000);
-  const store = new ConfigStore({ registry, ctx: { node: boot.node }, warmingTimeoutMs, history, logger: xdsLog });
+}
 
+/** The traffic half: clusters, pools, route tables, listeners and the observers bound to them. */
+interface BuiltDataPlane extends DataPlane {
+  readonly listenerManager: ListenerManager;
+  readonly clusterManager: ClusterManager;
+}
+
+function buildDataPlane(o: RunOptions, metrics: Metrics): BuiltDataPlane {
+  const boot = o.bootstrap;
+  const log = o.logger;
   const clusters = new ClusterManager({ node: boot.node, logger: o.logs.child('upstream') });
   const pools = new PoolManager();
   const routes = new CompiledRoutes();
@@ -129,12 +141,18 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
     },
     { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000 },
   );
-
-  // Snapshot application: clusters first, then route tables, then listeners (Envoy's make-before-break order).
-  let applying: Promise<void> = Promise.resolve();
   let knownClusters = new Set<string>();
-  const apply = (snap: ConfigSnapshot): void => {
-    applying = applying.then(async () => {
+  let current: ConfigSnapshot = EMPTY_SNAPSHOT;
+  const listenerInfo = (): ListenerInfo[] => listeners.status().map((s) => {
+    const l = listeners.get(s.name);
+    return { name: s.name, address: s.address, port: s.boundPort, ...(l ? { direction: l.config.trafficDirection } : {}) };
+  });
+  return {
+    listenerManager: listeners,
+    clusterManager: clusters,
+    // Snapshot application: clusters first, then route tables, then listeners (Envoy's make-before-break order).
+    async apply(snap) {
+      current = snap;
       clusters.apply(snap);
       const now = new Set(snap.clusters.keys());
       for (const name of knownClusters) if (!now.has(name)) await pools.removeCluster(name);
@@ -149,12 +167,115 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
       const results = await listeners.apply(want);
       observer.apply(want.values(), now);
       for (const r of results) if (!r.ok) log.error({ listener: r.name, error: r.error }, 'listener could not be applied');
-      core.workersStarted.set(1);
-      updateReadiness();
-    }).catch((e: unknown) => log.error({ err: e }, 'applying config failed'));
+    },
+    listeners: () => listeners.status().map((s) => ({ name: s.name, address: s.address, port: s.boundPort, state: s.state, connections: s.connections })),
+    activeConnections: () => listeners.activeConnections(),
+    acceptedConnections: () => listeners.status().reduce((n, s) => n + (s.state === 'active' ? listeners.get(s.name)?.totalConnections ?? 0 : 0), 0),
+    drain(which, timeoutMs) {
+      if (which === 'all') return listeners.drainAll(timeoutMs);
+      // Istio: inbound stops taking connections, outbound keeps working so the app can finish its own calls. On
+      // shutdown a listener without a direction counts as inbound (plain Envoy configs rarely set one).
+      const pick = which === 'inbound' ? (c: ListenerConfig) => c.trafficDirection === 'INBOUND' : (c: ListenerConfig) => c.trafficDirection !== 'OUTBOUND';
+      return listeners.drain(pick, timeoutMs);
+    },
+    async close() {
+      await listeners.close().catch(() => undefined);
+      await pools.close().catch(() => undefined);
+      clusters.close();
+      await observer.close().catch(() => undefined);
+      await tracers.shutdown().catch(() => undefined);
+    },
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+    clustersText: () => clusters.clustersText(),
+    clustersJson: () => clusters.clustersJson(),
+    explain: (q) => explainRequest(q, { snapshot: current, routes, clusters, listeners: listenerInfo() }),
   };
+}
+
+/** A --concurrency worker: a data plane fed by the primary over IPC; no xDS, no admin, no signal handling. */
+async function startWorker(o: RunOptions): Promise<void> {
+  await initHashing();
+  const metrics = new Metrics();
+  const dp = buildDataPlane(o, metrics);
+  const registry = resourceRegistry();
+  const ctx = { node: o.bootstrap.node };
+  const translate: Retranslate = (kind, raw) => {
+    const r = registry.get(KIND_TYPE[kind])!.translate(raw, ctx);
+    return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.errors.map((e) => `${e.path}: ${e.message}`).join('; ') };
+  };
+  // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
+  process.on('SIGTERM', () => undefined);
+  process.on('SIGINT', () => undefined);
+  const runtime = new WorkerRuntime({
+    dataPlane: dp,
+    translate,
+    channel: process as unknown as ConstructorParameters<typeof WorkerRuntime>[0]['channel'],
+    logger: o.logger,
+    exit: (code) => {
+      o.logs.flush();
+      process.exit(code);
+    },
+  });
+  runtime.start();
+}
+
+export async function startProxy(o: RunOptions): Promise<Proxy | void> {
+  refuseInsecureHttpParser();
+  if (cluster.isWorker) return startWorker(o);
+  const boot = o.bootstrap;
+  const log = o.logger;
+  await initHashing();
+  const workerCount = (o.flags.concurrency ?? 1) > 1 ? o.flags.concurrency : 0;
+
+  const metrics = new Metrics();
+  const core = createCoreMetrics(metrics, { startTime: o.startTime, concurrency: Math.max(1, o.flags.concurrency ?? 1) });
+  const lifecycle = new ServerLifecycle((state) => {
+    core.serverState.set(SERVER_STATE_VALUE[state]);
+    core.serverLive.set(state === 'DRAINING' ? 0 : 1);
+    log.info({ state }, 'server state');
+  });
+  lifecycle.startInitializing();
+
+  const registry = resourceRegistry();
+  const history = new XdsHistory();
+  const xdsLog = o.logs.child('xds');
+  const lds = boot.dynamicResources.lds;
+  const cds = boot.dynamicResources.cds;
+  const warmingTimeoutMs = Math.max(lds?.initialFetchTimeoutMs ?? 15_000, cds?.initialFetchTimeoutMs ?? 15_000);
+  const store = new ConfigStore({ registry, ctx: { node: boot.node }, warmingTimeoutMs, history, logger: xdsLog });
+
+  // The data plane lives here (one process) or in the workers (primary: this process serves no traffic).
+  const dp = workerCount ? null : buildDataPlane(o, metrics);
+  let pool: WorkerPool | null = null;
+  let dataReady: () => boolean = () => true;
+  let applying: Promise<void> = Promise.resolve();
+  if (dp) {
+    store.subscribe((snap) => {
+      applying = applying.then(async () => {
+        await dp.apply(snap);
+        core.workersStarted.set(1);
+        updateReadiness();
+      }).catch((e: unknown) => log.error({ err: e }, 'applying config failed'));
+    });
+  } else {
+    const encoder = new SnapshotEncoder();
+    pool = new WorkerPool({
+      count: workerCount,
+      exec: fileURLToPath(new URL('./process/worker-main.js', import.meta.url)),
+      args: [],
+      env: { [WORKER_FLAGS_ENV]: JSON.stringify(o.flags) },
+      logger: o.logs.child('main'),
+      onChange: () => updateReadiness(),
+    });
+    const p = pool;
+    // Workers apply whole generations; LIVE waits until every worker has applied the current one.
+    dataReady = () => p.allApplied(store.current().generation);
+    store.subscribe((snap) => p.publish(encoder.encode(snap)));
+  }
 
   const updateReadiness = (): void => {
+    if (!dataReady()) return;
+    if (pool) core.workersStarted.set(1);
     const r = store.readiness();
     const cdsDone = cds === null || r.cdsApplied || r.cdsInitTimedOut;
     const ldsDone = lds === null || r.ldsApplied || r.ldsInitTimedOut;
@@ -164,13 +285,12 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
     else if (store.rejected(TypeUrl.Listener)) lifecycle.ldsRejected();
   };
 
-  store.subscribe(apply);
-
   // Static resources go through the same translators as xDS ones.
   const staticClusters = store.addStatic(TypeUrl.Cluster, withType(TYPE_PREFIX + 'envoy.config.cluster.v3.Cluster', boot.staticResources.clusters));
   if (!staticClusters.accepted) throw new Error(`static_resources.clusters: ${staticClusters.message}`);
   const staticListeners = store.addStatic(TypeUrl.Listener, withType(TYPE_PREFIX + 'envoy.config.listener.v3.Listener', boot.staticResources.listeners));
   if (!staticListeners.accepted) throw new Error(`static_resources.listeners: ${staticListeners.message}`);
+  pool?.start();
 
   let sources: XdsSources | null = null;
   const adsServer = boot.dynamicResources.ads?.servers[0];
@@ -212,31 +332,72 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
   await applying;
   updateReadiness();
 
+  // Open downstream connections over every listener (all workers' when there are workers).
+  const activeConnections = async (): Promise<number> => {
+    if (dp) return dp.activeConnections();
+    return (await pool!.status()).reduce((n, s) => n + s.connections, 0);
+  };
+  const drainData = (which: 'all' | 'inbound' | 'not-outbound', timeoutMs: number): Promise<unknown> => {
+    if (dp) return dp.drain(which, timeoutMs);
+    return pool!.askAll({ q: 'drain', inboundOnly: which === 'inbound', all: which === 'all', timeoutMs }, timeoutMs + 5000);
+  };
+
   let admin: AdminServer | null = null;
+  let status: StatusServer | null = null;
   let adminBound: { port: number } | null = null;
   let closing: Promise<void> | null = null;
-  const shutdown = (reason: string): Promise<void> => {
+  const drainTimeMs = (o.flags.drainTimeS ?? 600) * 1000;
+  /**
+   * Istio's shutdown contract: not-ready at once, inbound listeners drain (HTTP/1.1 Connection: close, HTTP/2
+   * GOAWAY) while outbound keeps working; exit once no downstream connection is open (after a minimum drain of
+   * 1 s, EXIT_ON_ZERO_ACTIVE_CONNECTIONS) or at --drain-time-s, whichever comes first.
+   */
+  const shutdown = (reason: string, minDrainMs = 1000): Promise<void> => {
     if (closing) return closing;
-    log.info({ reason }, 'shutting down');
+    log.info({ reason, drainTimeMs }, 'shutting down: draining inbound listeners');
     lifecycle.startDraining();
     closing = (async () => {
+      const t0 = Date.now();
+      void drainData('not-outbound', drainTimeMs).catch(() => undefined);
+      await sleep(Math.min(minDrainMs, drainTimeMs));
+      while (Date.now() - t0 < drainTimeMs) {
+        const n = await activeConnections().catch(() => 0);
+        if (n === 0) break;
+        await sleep(Math.min(200, Math.max(1, drainTimeMs - (Date.now() - t0))));
+      }
+      log.info({ reason, drainedMs: Date.now() - t0 }, 'drain finished; closing');
       clearInterval(statsTimer);
       sources?.close();
-      await listeners.drainAll().catch(() => undefined);
-      await listeners.close().catch(() => undefined);
-      await pools.close().catch(() => undefined);
-      clusters.close();
+      if (dp) {
+        await dp.drain('all', 0).catch(() => undefined);
+        await dp.close();
+      }
+      await pool?.close(1000).catch(() => undefined);
       store.close();
+      await status?.close().catch(() => undefined);
       await admin?.close().catch(() => undefined);
-      await observer.close().catch(() => undefined);
-      await tracers.shutdown().catch(() => undefined);
       o.logs.flush();
     })();
     return closing;
   };
 
-  const listenerInfo = (): ListenerInfo[] =>
-    listeners.status().map((s) => ({ name: s.name, address: s.address, port: s.boundPort }));
+  const listenerInfo = async (): Promise<ListenerInfo[]> => {
+    if (dp) {
+      return dp.listeners().map((s) => {
+        const l = dp.listenerManager.get(s.name);
+        return { name: s.name, address: s.address, port: s.port, ...(l ? { direction: l.config.trafficDirection } : {}) };
+      });
+    }
+    const first = (await pool!.status())[0] as WorkerStatus | undefined;
+    return (first?.listeners ?? []).map((s) => ({ name: s.name, address: s.address, port: s.port }));
+  };
+
+  const metricsView: MetricsView = dp ? metrics : {
+    prometheusContentType: metrics.prometheusContentType,
+    prometheusText: async () => aggregatePrometheus([await metrics.registry.getMetricsAsJSON(), ...(await pool!.askAll({ q: 'metrics' }))]),
+    stats: (q) => metrics.stats(q),
+    statsText: (q) => metrics.statsText(q),
+  };
 
   const deps: AdminDeps = {
     snapshot: () => store.current(),
@@ -253,19 +414,29 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
     commandLineOptions: () => o.commandLineOptions,
     startTime: () => o.startTime,
     listeners: listenerInfo,
-    clustersText: () => clusters.clustersText(),
-    clustersJson: () => clusters.clustersJson(),
+    clustersText: () => (dp ? dp.clustersText() : pool!.askOne({ q: 'clusters', format: 'text' }) as Promise<string>),
+    clustersJson: () => (dp ? dp.clustersJson() : pool!.askOne({ q: 'clusters', format: 'json' })),
     xdsHistory: () => history.toJSON(),
-    explain: (q) => explainRequest(q, { snapshot: store.current(), routes, clusters, listeners: listenerInfo() }),
-    metrics,
+    explain: (q) => (dp ? dp.explain(q) : pool!.askOne({ q: 'explain', query: q.toString() })),
+    workers: async () => {
+      if (!pool) return { concurrency: 1, workers: [] };
+      const info = pool.info();
+      const st = await pool.askEach({ q: 'status' }, 2000) as (WorkerStatus | undefined)[];
+      return { concurrency: workerCount, workers: info.map((w, i) => ({ ...w, connections: st[i]?.connections, accepted: st[i]?.accepted })) };
+    },
+    metrics: metricsView,
     logging: o.logs,
     quit: () => {
-      void shutdown('quitquitquit').then(() => process.exit(0));
+      void shutdown('quitquitquit', 0).then(() => process.exit(0));
     },
-    drainListeners: async (opts: DrainOptions) => {
+    drainListeners: (opts: DrainOptions) => {
       lifecycle.startDraining();
-      await listeners.drainAll(opts.graceful ? undefined : 0);
-      if (!opts.skipExit && !opts.graceful) log.info('listeners drained');
+      const which = opts.inboundOnly ? 'inbound' : 'all';
+      // Graceful: connections finish within the drain time; otherwise the listeners stop and their connections close.
+      const done = drainData(which, opts.graceful ? drainTimeMs : 0).catch(() => undefined);
+      log.info({ inboundOnly: opts.inboundOnly, graceful: opts.graceful }, 'drain_listeners');
+      // Answer once the listening sockets are closed (new connections refused), not when the drain ends.
+      return opts.graceful ? sleep(50) : done.then(() => undefined);
     },
     healthcheckFail: () => lifecycle.healthcheckFail(),
     healthcheckOk: () => lifecycle.healthcheckOk(),
@@ -285,6 +456,27 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
     }
   }
 
+  // Istio's readiness port (:15021/healthz/ready), unless a static listener already serves that port (Istio's
+  // bootstrap routes it to pilot-agent on 15020): then the static listener wins.
+  const statusPort = statusPortFrom(o.flags.statusPort, boot.node.metadata);
+  if (statusPort !== null) {
+    const clash = boot.staticResources.listeners.find((l) => {
+      const sa = (l.address as { socket_address?: { port_value?: number } } | undefined)?.socket_address;
+      return sa?.port_value === statusPort;
+    });
+    if (clash) {
+      log.info({ port: statusPort, listener: clash.name }, 'status port is served by a static listener; meshlet does not serve /healthz/ready itself');
+    } else {
+      status = new StatusServer({ serverState: () => lifecycle.state, readinessDetail: () => lifecycle.readinessDetail() });
+      try {
+        await status.listen(statusPort, '0.0.0.0');
+      } catch (e) {
+        log.error({ err: e, port: statusPort }, 'cannot listen on the status port');
+        status = null;
+      }
+    }
+  }
+
   const onSignal = (sig: string): void => {
     void shutdown(sig).then(() => process.exit(0));
   };
@@ -293,12 +485,17 @@ export async function startProxy(o: RunOptions): Promise<Proxy> {
 
   return {
     store,
-    listeners,
-    clusters,
+    listeners: dp?.listenerManager ?? null,
+    clusters: dp?.clusterManager ?? null,
     lifecycle,
     metrics,
     adminPort: () => adminBound?.port,
-    listenerPort: (name) => listeners.boundPort(name),
+    statusPort: () => status?.port(),
+    listenerPort: (name) => dp?.listenerManager.boundPort(name),
     shutdown,
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -2,7 +2,7 @@
 // server only reads these views and calls the operator callbacks (quit, drain, health check, log level).
 import type { ConfigSnapshot, ResourceEntry } from '../config/snapshot.js';
 import type { NodeInfo } from '../config/node.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { StatsQuery, StatValue } from '../observability/metrics.js';
 import type { ServerState } from './server-lifecycle.js';
 
 export type Canonical = Record<string, unknown>;
@@ -55,6 +55,16 @@ export interface LogControl {
   setComponentLevel(component: string, level: string): boolean;
 }
 
+/** What the admin reads from metrics (Metrics implements it; with workers the primary aggregates theirs). */
+export interface MetricsView {
+  prometheusText(): Promise<string>;
+  readonly prometheusContentType: string;
+  stats(query?: StatsQuery): Promise<StatValue[]>;
+  statsText(query?: StatsQuery): Promise<string>;
+}
+
+type MaybeAsync<T> = T | Promise<T>;
+
 export interface AdminDeps {
   snapshot(): ConfigSnapshot;
   configDumpExtras?(): ConfigDumpExtras;
@@ -68,15 +78,17 @@ export interface AdminDeps {
   commandLineOptions(): Canonical;
   /** Process start (epoch ms). */
   startTime(): number;
-  listeners(): readonly ListenerInfo[];
-  /** `/clusters` (text) and `/clusters?format=json` — written by the cluster manager. */
-  clustersText(): string;
+  listeners(): MaybeAsync<readonly ListenerInfo[]>;
+  /** `/clusters` (text) and `/clusters?format=json` — written by the cluster manager (a worker's, with workers). */
+  clustersText(): MaybeAsync<string>;
   clustersJson(): unknown;
   /** `/debug/xds`: xDS update history; absent → 404. */
   xdsHistory?(): unknown;
   /** `/debug/explain`: routing explanation for the query; absent → 404. */
   explain?(query: URLSearchParams): unknown | Promise<unknown>;
-  readonly metrics: Metrics;
+  /** `/debug/workers`: the process model (concurrency, each worker's pid, state, applied generation, restarts). */
+  workers?(): unknown | Promise<unknown>;
+  readonly metrics: MetricsView;
   readonly logging: LogControl;
   /** POST /quitquitquit: called after the `OK` response was sent. */
   quit(): void;

@@ -185,10 +185,10 @@ export class AdminServer {
       return json(r.body);
     });
 
-    this.add('/clusters', 'upstream cluster status (?format=json)', (q) => (q.get('format') === 'json' ? json(d.clustersJson()) : text(d.clustersText())));
+    this.add('/clusters', 'upstream cluster status (?format=json)', async (q) => (q.get('format') === 'json' ? json(await d.clustersJson()) : text(await d.clustersText())));
 
-    this.add('/listeners', 'print listener info (?format=json)', (q) => {
-      const ls = d.listeners();
+    this.add('/listeners', 'print listener info (?format=json)', async (q) => {
+      const ls = await d.listeners();
       if (q.get('format') === 'json') {
         return json({
           listener_statuses: ls.map((l) => ({
@@ -244,6 +244,7 @@ export class AdminServer {
       return text('OK\n');
     }, true);
 
+    this.add('/debug/workers', 'the process model: concurrency and each worker (meshlet)', async () => (d.workers ? json(await d.workers()) : text('not available\n', 404)));
     this.add('/debug/xds', 'xDS update history per type (meshlet)', () => (d.xdsHistory ? json(d.xdsHistory()) : text('xDS history is not available\n', 404)));
     this.add('/debug/explain', 'explain a routing decision: ?authority=&path=&method=&header=k:v[&listener=] (meshlet)', async (q) => {
       if (!d.explain) return text('explain is not available\n', 404);

@@ -31,6 +31,8 @@ export interface CliFlags {
   readonly restartEpoch: number;
   readonly enableCoreDump: boolean;
   readonly adminAddressPath?: string;
+  /** Serve Istio's readiness endpoint /healthz/ready on 0.0.0.0:<port> (else node.metadata.ENVOY_STATUS_PORT). */
+  readonly statusPort?: number;
   readonly version: boolean;
   readonly help: boolean;
 }
@@ -81,7 +83,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'log-format': { key: 'logFormat', kind: 'string', value: 'FORMAT', help: 'a format starting with { logs JSON lines, anything else tab-separated text' },
   'log-format-escaped': { key: null, kind: 'bool', help: '(accepted; log lines are always escaped)' },
   'log-path': { key: 'logPath', kind: 'string', value: 'FILE', help: 'write the application log to FILE instead of stderr' },
-  concurrency: { key: 'concurrency', kind: 'int', value: 'N', check: (v) => (Number(v) >= 0 && Number(v) <= 1024 ? null : 'must be between 0 and 1024'), help: 'number of workers (default 1)' },
+  concurrency: { key: 'concurrency', kind: 'int', value: 'N', check: (v) => (Number(v) >= 0 && Number(v) <= 1024 ? null : 'must be between 0 and 1024'), help: 'worker processes sharing the listeners (default 1: one process; N > 1: a primary for xDS/admin and N workers)' },
   'drain-time-s': { key: 'drainTimeS', kind: 'int', value: 'S', help: 'drain period for graceful drains (default 600)' },
   'drain-strategy': { key: 'drainStrategy', kind: 'string', value: 'gradual|immediate', check: oneOf('gradual', 'immediate'), help: 'how connections are drained (default gradual)' },
   'parent-shutdown-time-s': { key: 'parentShutdownTimeS', kind: 'int', value: 'S', help: '(hot restart; accepted)' },
@@ -97,6 +99,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'restart-epoch': { key: 'restartEpoch', kind: 'int', value: 'N', help: '(hot restart; accepted)' },
   'enable-core-dump': { key: 'enableCoreDump', kind: 'bool', help: '(accepted)' },
   'admin-address-path': { key: 'adminAddressPath', kind: 'string', value: 'FILE', help: 'write the admin address to FILE once listening' },
+  'status-port': { key: 'statusPort', kind: 'int', value: 'PORT', check: (v) => (Number(v) > 0 && Number(v) < 65536 ? null : 'must be a port number'), help: 'serve Istio\'s /healthz/ready on 0.0.0.0:PORT (default: node.metadata.ENVOY_STATUS_PORT)' },
   'cpuset-threads': { key: null, kind: 'bool', help: '(accepted)' },
   'enable-fine-grain-logging': { key: null, kind: 'bool', help: '(accepted)' },
   'enable-mutex-tracing': { key: null, kind: 'bool', help: '(accepted)' },
