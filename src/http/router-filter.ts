@@ -390,7 +390,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     }
     if (this.retry && retriableFailure(this.retry, err.kind) && this.tryRetry()) return;
     const exhausted = this.retry !== null && this.attempt > 1;
-    this.localReply(failureReply(err.kind), exhausted ? { extraFlag: ResponseFlag.UpstreamRetryLimitExceeded } : {});
+    this.localReply(failureSpec(err), exhausted ? { extraFlag: ResponseFlag.UpstreamRetryLimitExceeded } : {});
   }
 
   onUpgrade(status: number, headers: HeaderMap, socket: Duplex): void {
@@ -575,6 +575,28 @@ function sendMirror(cluster: UpstreamCluster, head: RequestHead, body: Buffer | 
   } catch {
     finish();
   }
+}
+
+/** The TLS reason of a connect failure ('TLS_error: CODE: message'), or '' when it was not a TLS failure. */
+export function tlsFailureReason(err: UpstreamFailure): string {
+  const cause = (err.cause ?? {}) as { code?: string; message?: string };
+  const code = typeof cause.code === 'string' ? cause.code : '';
+  const msg = typeof cause.message === 'string' ? cause.message : err.message;
+  const tlsCode = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|CERT_)/.test(code);
+  if (!tlsCode && !/certificate|SSL|TLS|SAN/i.test(msg)) return '';
+  return `TLS_error: ${code ? `${code}: ` : ''}${msg}`;
+}
+
+/** The local reply for a failed attempt; connect failures caused by TLS carry Envoy's transport failure reason. */
+function failureSpec(err: UpstreamFailure): LocalReplySpec {
+  const base = failureReply(err.kind);
+  const reason = err.kind === 'connect_failure' ? tlsFailureReason(err) : '';
+  if (!reason) return base;
+  return {
+    ...base,
+    details: `upstream_reset_before_response_started{connection_failure,${reason.replace(/[\s,{}]+/g, '_')}}`,
+    body: `${base.body}, transport failure reason: ${reason}`,
+  };
 }
 
 function failureReply(kind: UpstreamFailure['kind']): LocalReplySpec {

@@ -19,6 +19,9 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTF
 export function classifyH1Error(err: Error & { code?: string }, connected: boolean): UpstreamFailureKind {
   const code = err.code ?? '';
   if (!connected && (CONNECT_CODES.has(code) || /certificate|SSL|TLS|SAN/i.test(err.message))) return 'connect_failure';
+  // A TLS alert (e.g. the peer requires a client certificate, seen by TLS 1.3 clients only after their first write)
+  // is a handshake failure: the upstream never processed the request.
+  if (code.startsWith('ERR_SSL_') && /alert/i.test(err.message)) return 'connect_failure';
   if (code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'protocol_error';
   if (code === 'UND_ERR_ABORTED') return 'local_reset';
   return 'connection_termination';

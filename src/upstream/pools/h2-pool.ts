@@ -16,6 +16,8 @@ import type {
 } from './upstream-pool.js';
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
+/** How long a gracefully closed session waits for the peer to close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 type SessionState = 'connecting' | 'ready' | 'draining' | 'closed';
 
@@ -28,6 +30,9 @@ class H2Session {
   goawayLastStreamId = -1;
   private connected = false;
   private pingTimer: NodeJS.Timeout | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  /** The transport socket, destroyed if the peer does not finish closing after a graceful close. */
+  socket: net.Socket | null = null;
 
   constructor(readonly session: ClientHttp2Session, private readonly pool: H2Pool, opts: PoolOptions, stats?: HostStats) {
     session.once('connect', () => {
@@ -56,6 +61,7 @@ class H2Session {
       }
       this.state = 'closed';
       if (this.pingTimer) clearInterval(this.pingTimer);
+      if (this.closeTimer) clearTimeout(this.closeTimer);
       this.pool.removeSession(this);
     });
     session.setTimeout(opts.idleTimeoutMs || 3_600_000, () => {
@@ -79,7 +85,18 @@ class H2Session {
   markDraining(): void {
     if (this.state === 'closed') return;
     this.state = 'draining';
-    if (this.active === 0) this.session.close();
+    if (this.active === 0) this.closeGracefully();
+  }
+
+  /** GOAWAY and close once idle; a peer that keeps its half open (streams it never answers) is cut after a grace. */
+  closeGracefully(): void {
+    if (this.closeTimer || this.state === 'closed') return;
+    this.session.close();
+    this.closeTimer = setTimeout(() => {
+      this.socket?.destroy();
+      this.session.destroy();
+    }, CLOSE_GRACE_MS);
+    this.closeTimer.unref();
   }
 
   hasCapacity(max: number, maxPerConn: number): boolean {
@@ -194,7 +211,7 @@ class H2Request implements UpstreamRequestHandle {
       if (next) {
         this.resent = true;
         this.sess.active--;
-        if (this.sess.state === 'draining' && this.sess.active === 0) this.sess.session.close();
+        if (this.sess.state === 'draining' && this.sess.active === 0) this.sess.closeGracefully();
         this.sess = next;
         next.active++;
         next.total++;
@@ -211,7 +228,7 @@ class H2Request implements UpstreamRequestHandle {
     this.done = true;
     this.sess.active--;
     this.pool.activeRequests--;
-    if (this.sess.state === 'draining' && this.sess.active === 0) this.sess.session.close();
+    if (this.sess.state === 'draining' && this.sess.active === 0) this.sess.closeGracefully();
   }
 
   abort(): void {
@@ -243,6 +260,7 @@ export class H2Pool implements UpstreamPool {
   private connect(): H2Session {
     const o = this.opts;
     const settings = { enablePush: false, initialWindowSize: o.h2.initialStreamWindowSize };
+    let socket: net.Socket | null = null;
     const session = http2.connect(this.authority, {
       settings,
       maxSessionMemory: 64,
@@ -251,6 +269,7 @@ export class H2Pool implements UpstreamPool {
           ? tls.connect({ host: this.host, port: this.port, ...({ localAddress: o.localAddress } as tls.ConnectionOptions), ...tlsConnectOptions(o.tls, ['h2']) })
           : this.socketPath ? net.connect(this.socketPath) : net.connect({ host: this.host, port: this.port, localAddress: o.localAddress });
         sock.setNoDelay(true);
+        socket = sock;
         const t = setTimeout(() => sock.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'ETIMEDOUT' })), o.connectTimeoutMs);
         sock.once(o.tls ? 'secureConnect' : 'connect', () => clearTimeout(t));
         sock.once('close', () => clearTimeout(t));
@@ -263,6 +282,7 @@ export class H2Pool implements UpstreamPool {
       } catch { /* session already closing */ }
     });
     const s = new H2Session(session, this, o, this.stats);
+    s.socket = socket;
     this.sessions.push(s);
     return s;
   }
