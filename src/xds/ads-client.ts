@@ -140,7 +140,13 @@ export class AdsClient {
 
   start(): void {
     if (this.stateValue !== 'idle') return;
-    this.client = new grpc.Client(this.opts.target, this.opts.credentials, this.opts.channelOptions ?? {});
+    // grpc-js's own subchannel backoff (1 s ×1.6 up to 120 s) would stack on ours and, after a long outage, hold the
+    // reconnect for up to two minutes after the server is back; keep it short so ours (Envoy's 500 ms..30 s) paces.
+    this.client = new grpc.Client(this.opts.target, this.opts.credentials, {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 1000,
+      ...this.opts.channelOptions,
+    });
     this.unsubscribeStore = this.store.onWantedNamesChange(() => this.scheduleSync());
     const timeout = this.opts.initialFetchTimeoutMs ?? 15_000;
     for (const sub of this.subs.values()) {
