@@ -173,10 +173,9 @@ function buildDataPlane(o: RunOptions, metrics: Metrics): BuiltDataPlane {
     acceptedConnections: () => listeners.status().reduce((n, s) => n + (s.state === 'active' ? listeners.get(s.name)?.totalConnections ?? 0 : 0), 0),
     drain(which, timeoutMs) {
       if (which === 'all') return listeners.drainAll(timeoutMs);
-      // Istio: inbound stops taking connections, outbound keeps working so the app can finish its own calls. On
-      // shutdown a listener without a direction counts as inbound (plain Envoy configs rarely set one).
-      const pick = which === 'inbound' ? (c: ListenerConfig) => c.trafficDirection === 'INBOUND' : (c: ListenerConfig) => c.trafficDirection !== 'OUTBOUND';
-      return listeners.drain(pick, timeoutMs);
+      // Istio / Envoy drain_listeners?inboundonly: only listeners marked INBOUND stop taking connections; OUTBOUND
+      // and unspecified ones keep working so the app can finish its own calls.
+      return listeners.drain((c: ListenerConfig) => c.trafficDirection === 'INBOUND', timeoutMs);
     },
     async close() {
       await listeners.close().catch(() => undefined);
@@ -337,9 +336,9 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     if (dp) return dp.activeConnections();
     return (await pool!.status()).reduce((n, s) => n + s.connections, 0);
   };
-  const drainData = (which: 'all' | 'inbound' | 'not-outbound', timeoutMs: number): Promise<unknown> => {
+  const drainData = (which: 'all' | 'inbound', timeoutMs: number): Promise<unknown> => {
     if (dp) return dp.drain(which, timeoutMs);
-    return pool!.askAll({ q: 'drain', inboundOnly: which === 'inbound', all: which === 'all', timeoutMs }, timeoutMs + 5000);
+    return pool!.askAll({ q: 'drain', inboundOnly: which === 'inbound', timeoutMs }, timeoutMs + 5000);
   };
 
   let admin: AdminServer | null = null;
@@ -348,8 +347,8 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   let closing: Promise<void> | null = null;
   const drainTimeMs = (o.flags.drainTimeS ?? 600) * 1000;
   /**
-   * Istio's shutdown contract: not-ready at once, inbound listeners drain (HTTP/1.1 Connection: close, HTTP/2
-   * GOAWAY) while outbound keeps working; exit once no downstream connection is open (after a minimum drain of
+   * Istio's shutdown contract: not-ready at once, INBOUND listeners drain (HTTP/1.1 Connection: close, HTTP/2
+   * GOAWAY) while every other listener keeps working; exit once no downstream connection is open (after a minimum drain of
    * 1 s, EXIT_ON_ZERO_ACTIVE_CONNECTIONS) or at --drain-time-s, whichever comes first.
    */
   const shutdown = (reason: string, minDrainMs = 1000): Promise<void> => {
@@ -358,7 +357,9 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     lifecycle.startDraining();
     closing = (async () => {
       const t0 = Date.now();
-      void drainData('not-outbound', drainTimeMs).catch(() => undefined);
+      // Only listeners marked INBOUND drain (Istio's drain_listeners?inboundonly): OUTBOUND ones and those without a
+      // direction keep serving so the app can finish its own calls; they close when the process exits.
+      void drainData('inbound', drainTimeMs).catch(() => undefined);
       await sleep(Math.min(minDrainMs, drainTimeMs));
       while (Date.now() - t0 < drainTimeMs) {
         const n = await activeConnections().catch(() => 0);

@@ -14,8 +14,8 @@ export interface DataPlane {
   activeConnections(): number;
   /** Connections accepted so far by the active listener versions. */
   acceptedConnections(): number;
-  /** Drains listeners: all of them, only INBOUND ones, or every one not explicitly OUTBOUND (shutdown). */
-  drain(which: 'all' | 'inbound' | 'not-outbound', timeoutMs: number): Promise<void>;
+  /** Drains listeners: all of them, or only those whose traffic_direction is INBOUND (shutdown, ?inboundonly). */
+  drain(which: 'all' | 'inbound', timeoutMs: number): Promise<void>;
   close(): Promise<void>;
   metricsJson(): Promise<unknown>;
   clustersText(): string;
@@ -115,7 +115,7 @@ export class WorkerRuntime {
       case 'explain':
         return dp.explain(new URLSearchParams(q.query));
       case 'drain':
-        await dp.drain(q.all ? 'all' : q.inboundOnly ? 'inbound' : 'not-outbound', q.timeoutMs);
+        await dp.drain(q.inboundOnly ? 'inbound' : 'all', q.timeoutMs);
         return true;
     }
   }

@@ -22,6 +22,8 @@ function staticBootstrap(listenerPort: number, backendPort: number): Record<stri
     static_resources: {
       listeners: [{
         name: 'inbound',
+        // SIGTERM drains only INBOUND listeners (Istio's drain_listeners?inboundonly); unspecified ones keep serving.
+        traffic_direction: 'INBOUND',
         address: { socket_address: { address: '127.0.0.1', port_value: listenerPort } },
         filter_chains: [{
           filters: [{
