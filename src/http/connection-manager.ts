@@ -893,6 +893,8 @@ export class HttpConnectionManager {
       hash: hr.hash,
       setCookie: hr.setCookie,
       streamIdleTimeoutMs: c.streamIdleTimeoutMs,
+      // ORIGINAL_DST clusters forward to the downstream connection's local address (restored by original_dst).
+      originalDestination: s.conn.localAddress.includes(':') ? `[${s.conn.localAddress}]:${s.conn.localPort}` : `${s.conn.localAddress}:${s.conn.localPort}`,
     }, upgrade && ds instanceof H1UpgradeDownstream ? upgrade : null);
     rr.start();
   }

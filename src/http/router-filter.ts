@@ -100,6 +100,9 @@ export interface RouterDeps {
   readonly setCookie?: string;
   /** HCM stream_idle_timeout (0 = off), used when the route sets no idle_timeout. */
   readonly streamIdleTimeoutMs: number;
+  /** The downstream connection's local 'ip:port' (the original destination when original_dst restored it): the
+   *  upstream host of ORIGINAL_DST clusters. */
+  readonly originalDestination?: string;
 }
 
 /** One forwarding of a stream (all its attempts). Created per request by the connection manager. */
@@ -178,11 +181,11 @@ export class RouterRequest implements UpstreamResponseHandler {
     if (this.finished) return;
     const cluster = this.cluster;
     const avoid = this.retry?.avoidPreviousHosts && this.triedHosts.length > 0;
-    let host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: avoid ? this.triedHosts : undefined });
+    let host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: avoid ? this.triedHosts : undefined, originalDestination: this.deps.originalDestination });
     if (host && avoid && this.triedHosts.includes(host)) {
       const max = this.retry?.hostSelectionRetryMaxAttempts ?? 1;
       for (let i = 0; i < max && host && this.triedHosts.includes(host); i++) {
-        host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: this.triedHosts });
+        host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: this.triedHosts, originalDestination: this.deps.originalDestination });
       }
     }
     if (!host) {

@@ -74,7 +74,9 @@ export function podClusters(t: PodTopology): Record<string, unknown> {
     { '@type': `${T}envoy.config.cluster.v3.Cluster`, name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '2s' },
     staticCluster('BlackHoleCluster', []),
     { '@type': `${T}envoy.config.cluster.v3.Cluster`, name: 'InboundPassthroughClusterIpv4', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '2s', ...BIND_127_0_0_6 },
-    staticCluster(`inbound|${t.appHttpPort}||`, [`${t.podIp}:${t.appHttpPort}`], BIND_127_0_0_6),
+    // As recent Istio renders it: the inbound HTTP cluster is ORIGINAL_DST, so the HCM forwards to the restored
+    // original destination (pod IP:app port), from 127.0.0.6.
+    { '@type': `${T}envoy.config.cluster.v3.Cluster`, name: `inbound|${t.appHttpPort}||`, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '2s', ...BIND_127_0_0_6 },
   ];
   return { version_info: '1', resources };
 }
