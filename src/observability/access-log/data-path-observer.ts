@@ -30,6 +30,8 @@ export class DataPathObserver {
   /** stat_prefix → the access logs of the HCM (or tcp_proxy) using it. */
   private byPrefix = new Map<string, AccessLogSet>();
   private readonly compiled = new WeakMap<object, AccessLogSet>();
+  /** The same access_log content from different listeners (Istio repeats BlackHoleCluster's) shares one set. */
+  private readonly byContent = new Map<string, AccessLogSet>();
   private readonly onError: (message: string) => void;
 
   constructor(opts: DataPathObserverOptions) {
@@ -49,6 +51,7 @@ export class DataPathObserver {
     const prefixes: string[] = [];
     const dirs = new Map<string, TrafficDirection>();
     const next = new Map<string, AccessLogSet>();
+    this.byContent.clear(); // content sharing is per applied listener set; identity (WeakMap) carries across updates
     for (const l of listeners) {
       for (const chain of l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains) {
         for (const f of chain.filters) {
@@ -59,11 +62,15 @@ export class DataPathObserver {
           const entries = f.config.accessLog;
           if (entries.length === 0) continue;
           let set = this.compiled.get(entries);
-          if (!set) {
+          const contentKey = set ? '' : JSON.stringify(entries);
+          if (!set) set = this.byContent.get(contentKey);
+          if (set) this.compiled.set(entries, set);
+          else {
             const issues = new Issues(`listener ${l.name}: ${f.name}.access_log`);
             set = compileAccessLogs(entries, issues, this.writers);
             if (issues.hasErrors) this.onError(formatErrors(issues.allErrors()));
             this.compiled.set(entries, set);
+            this.byContent.set(contentKey, set);
           }
           const prev = next.get(prefix);
           if (prev && prev !== set) this.onError(`stat_prefix ${prefix} is used by HCMs with different access_log configs: the first one logs for both`);
