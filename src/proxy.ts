@@ -153,7 +153,7 @@ function buildDataPlane(o: RunOptions, metrics: Metrics): BuiltDataPlane {
     // Snapshot application: clusters first, then route tables, then listeners (Envoy's make-before-break order).
     async apply(snap) {
       current = snap;
-      clusters.apply(snap);
+      await clusters.applyAsync(snap);
       const now = new Set(snap.clusters.keys());
       for (const name of knownClusters) if (!now.has(name)) await pools.removeCluster(name);
       for (const name of now) {
@@ -249,9 +249,16 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   let dataReady: () => boolean = () => true;
   let applying: Promise<void> = Promise.resolve();
   if (dp) {
+    // Snapshots published while one is still being applied collapse to the newest (it contains every change).
+    let latest: ConfigSnapshot | null = null;
     store.subscribe((snap) => {
+      const queued = latest !== null;
+      latest = snap;
+      if (queued) return;
       applying = applying.then(async () => {
-        await dp.apply(snap);
+        const next = latest!;
+        latest = null;
+        await dp.apply(next);
         core.workersStarted.set(1);
         updateReadiness();
       }).catch((e: unknown) => log.error({ err: e }, 'applying config failed'));
@@ -346,6 +353,9 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   let adminBound: { port: number } | null = null;
   let closing: Promise<void> | null = null;
   const drainTimeMs = (o.flags.drainTimeS ?? 600) * 1000;
+  // One deadline for SIGTERM (Istio #34855): the earlier of --drain-time-s and --termination-deadline-s, so a pod's
+  // grace period is not outlived by Envoy's 600 s default drain.
+  const terminationMs = Math.min(drainTimeMs, (o.flags.terminationDeadlineS ?? 25) * 1000);
   /**
    * Istio's shutdown contract: not-ready at once, INBOUND listeners drain (HTTP/1.1 Connection: close, HTTP/2
    * GOAWAY) while every other listener keeps working; exit once no downstream connection is open (after a minimum drain of
@@ -353,6 +363,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
    */
   const shutdown = (reason: string, minDrainMs = 1000): Promise<void> => {
     if (closing) return closing;
+    const drainTimeMs = terminationMs;
     log.info({ reason, drainTimeMs }, 'shutting down: draining inbound listeners');
     lifecycle.startDraining();
     closing = (async () => {

@@ -18,6 +18,8 @@ export interface CliFlags {
   /** Worker count; default 1 (one process). */
   readonly concurrency: number;
   readonly drainTimeS: number;
+  /** SIGTERM's hard deadline in seconds (the pod's grace period minus a margin); the drain ends at the earlier of this and drain-time-s. */
+  readonly terminationDeadlineS: number;
   readonly drainStrategy: 'gradual' | 'immediate';
   readonly parentShutdownTimeS: number;
   readonly localAddressIpVersion: 'v4' | 'v6';
@@ -43,6 +45,7 @@ export const DEFAULT_FLAGS: CliFlags = Object.freeze({
   componentLogLevel: Object.freeze({}),
   concurrency: 1,
   drainTimeS: 600,
+  terminationDeadlineS: 25,
   drainStrategy: 'gradual',
   parentShutdownTimeS: 900,
   localAddressIpVersion: 'v4',
@@ -85,6 +88,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'log-path': { key: 'logPath', kind: 'string', value: 'FILE', help: 'write the application log to FILE instead of stderr' },
   concurrency: { key: 'concurrency', kind: 'int', value: 'N', check: (v) => (Number(v) >= 0 && Number(v) <= 1024 ? null : 'must be between 0 and 1024'), help: 'worker processes sharing the listeners (default 1: one process; N > 1: a primary for xDS/admin and N workers)' },
   'drain-time-s': { key: 'drainTimeS', kind: 'int', value: 'S', help: 'drain period for graceful drains (default 600)' },
+  'termination-deadline-s': { key: 'terminationDeadlineS', kind: 'int', value: 'S', help: 'on SIGTERM, exit by this deadline even if connections remain (default 25: inside Kubernetes\' default 30 s grace period)' },
   'drain-strategy': { key: 'drainStrategy', kind: 'string', value: 'gradual|immediate', check: oneOf('gradual', 'immediate'), help: 'how connections are drained (default gradual)' },
   'parent-shutdown-time-s': { key: 'parentShutdownTimeS', kind: 'int', value: 'S', help: '(hot restart; accepted)' },
   'local-address-ip-version': { key: 'localAddressIpVersion', kind: 'string', value: 'v4|v6', check: oneOf('v4', 'v6'), help: 'IP version of the local address (default v4)' },
