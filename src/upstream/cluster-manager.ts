@@ -89,6 +89,51 @@ export class ClusterManager implements ClusterManagerView {
     }
   }
 
+  /**
+   * apply() in time-bounded chunks with setImmediate between them, so a mesh-sized snapshot (10,000s of clusters)
+   * never holds the event loop for long. Same order and result as apply(): clusters are added/updated first (the
+   * data path may already use the new ones), then endpoints, then removed clusters go; unchanged clusters are not
+   * touched. Callers must not run two applies at once (the proxy serialises them).
+   */
+  async applyAsync(snapshot: ConfigSnapshot, chunkMs = 8): Promise<void> {
+    if (this.closed) return;
+    let deadline = performance.now() + chunkMs;
+    let n = 0;
+    const pause = async (): Promise<boolean> => {
+      if ((++n & 63) !== 0 || performance.now() < deadline) return false;
+      await new Promise<void>((r) => setImmediate(r));
+      deadline = performance.now() + chunkMs;
+      return this.closed;
+    };
+    this.versionInfo = snapshot.versions[CDS_TYPE_URL] ?? '';
+    for (const [name, entry] of snapshot.clusters) {
+      const cur = this.clusters.get(name);
+      if (cur && cur.config === entry.value) continue;
+      if (await pause()) return;
+      if (cur && sameConfig(cur.config, entry.value)) continue;
+      cur?.runtime.close();
+      const runtime = new ClusterRuntime(entry.value, this.clusterDeps);
+      this.clusters.set(name, { runtime, config: entry.value, addedViaApi: !entry.isStatic, endpoints: null });
+      runtime.start();
+    }
+    for (const e of [...this.clusters.values()]) {
+      if (e.config.type !== 'EDS' || e.runtime.state === 'closed') continue;
+      const eds = snapshot.endpoints.get(e.config.edsServiceName)?.value ?? null;
+      if (eds && eds !== e.endpoints) {
+        if (await pause()) return;
+        e.endpoints = eds;
+        e.runtime.setEndpoints(eds);
+      }
+    }
+    if (this.deps.localClusterName && this.deps.node) for (const e of this.clusters.values()) e.runtime.rebuild();
+    for (const [name, e] of [...this.clusters]) {
+      if (!snapshot.clusters.has(name)) {
+        e.runtime.close();
+        this.clusters.delete(name);
+      }
+    }
+  }
+
   get(name: string): ClusterRuntime | undefined {
     return this.clusters.get(name)?.runtime;
   }

@@ -47,9 +47,14 @@ export class ClusterRuntime implements UpstreamCluster {
   readonly healthChecker: HealthChecker | null;
   /** Endpoints last applied (EDS resource or load_assignment). */
   endpoints: EndpointsConfig | null = null;
-  private set: PrioritySet;
-  private lb: LoadBalancer;
-  private hostList: UpstreamHost[] = [];
+  /** Built on first use after every membership / health change (a mesh-sized CDS+EDS then costs nothing per cluster
+   *  until it carries traffic); null = stale. */
+  private setCache: PrioritySet | null = null;
+  private lbCache: LoadBalancer | null = null;
+  private hostListValue: UpstreamHost[] = [];
+  /** Endpoints applied but not yet turned into hosts (only for clusters without health checking / outlier
+   *  detection, which need their hosts at once), with the time they were applied (the hosts' createdAt). */
+  private pendingEndpoints: { readonly e: EndpointsConfig | null; readonly at: number } | null = null;
   private readonly cbs: [ClusterCircuitBreakers, ClusterCircuitBreakers];
   private readonly timers: TimerSource;
   private readonly logger: UpstreamLogger;
@@ -81,8 +86,30 @@ export class ClusterRuntime implements UpstreamCluster {
           hasTraffic: () => this.hadTraffic, onChange: (h, healthy) => this.onHealthChange(h, healthy), onSuccess: (h) => this.outlier?.onActiveHealthCheckSuccess(h),
         })
       : null;
-    this.set = this.makeSet();
-    this.lb = this.makeLb();
+  }
+
+  /** The current hosts, materialising endpoints applied lazily. */
+  private get hostList(): UpstreamHost[] {
+    if (this.pendingEndpoints) {
+      const p = this.pendingEndpoints;
+      this.pendingEndpoints = null;
+      this.updateHosts(this.inits(p.e, p.at), false);
+    }
+    return this.hostListValue;
+  }
+
+  private set hostList(v: UpstreamHost[]) {
+    this.hostListValue = v;
+  }
+
+  private get set(): PrioritySet {
+    const h = this.hostList;
+    return (this.setCache ??= this.makeSet(h));
+  }
+
+  private get lb(): LoadBalancer {
+    const s = this.set;
+    return (this.lbCache ??= this.makeLb(s));
   }
 
   /** Starts timers and the first resolution. STATIC/load_assignment and ORIGINAL_DST clusters are active at once. */
@@ -126,24 +153,40 @@ export class ClusterRuntime implements UpstreamCluster {
   /** Applies an EDS update (or the load_assignment): hosts with the same identity keep their state. */
   setEndpoints(e: EndpointsConfig | null): void {
     this.endpoints = e;
-    const inits: HostInit[] = [];
-    if (e) {
-      for (const l of e.localities) for (const ep of l.endpoints) inits.push(this.hostInit(ep, l.priority, l.locality));
+    const at = this.timers.now();
+    if (this.healthChecker || this.outlier) {
+      this.pendingEndpoints = null;
+      this.updateHosts(this.inits(e, at));
+    } else {
+      // Hosts (and the priority set / balancer) are built on first use: most clusters of a big mesh config never
+      // see a request from this proxy.
+      this.pendingEndpoints = { e, at };
+      this.stats.membershipChanges++;
+      this.setCache = null;
+      this.lbCache = null;
     }
-    this.updateHosts(inits);
     this.markActive();
   }
 
-  private hostInit(ep: LbEndpointConfig, priority: number, locality: HostInit['locality'], resolved?: string): HostInit {
+  private inits(e: EndpointsConfig | null, at: number): HostInit[] {
+    const inits: HostInit[] = [];
+    if (e) {
+      for (const l of e.localities) for (const ep of l.endpoints) inits.push(this.hostInit(ep, l.priority, l.locality, undefined, at));
+    }
+    return inits;
+  }
+
+  private hostInit(ep: LbEndpointConfig, priority: number, locality: HostInit['locality'], resolved?: string, at?: number): HostInit {
     return {
       address: resolved ?? ep.address.address, port: ep.address.port, pipe: ep.address.pipe,
       hostname: ep.hostname || (resolved ? ep.address.address : ''), weight: ep.weight, priority, locality, metadata: ep.metadata,
-      edsHealth: ep.healthStatus, healthCheckPort: ep.healthCheckPort, createdAt: this.timers.now(),
+      edsHealth: ep.healthStatus, healthCheckPort: ep.healthCheckPort, createdAt: at ?? this.timers.now(),
     };
   }
 
-  private updateHosts(inits: readonly HostInit[]): void {
-    const old = new Map(this.hostList.map((h) => [h.key, h]));
+  private updateHosts(inits: readonly HostInit[], countChange = true): void {
+    this.pendingEndpoints = null;
+    const old = new Map(this.hostListValue.map((h) => [h.key, h]));
     const next: UpstreamHost[] = [];
     const seen = new Set<string>();
     for (const i of inits) {
@@ -164,24 +207,24 @@ export class ClusterRuntime implements UpstreamCluster {
     // Envoy: with active health checking, a host removed by discovery stays (pending_dynamic_removal) until it
     // fails its health check, unless ignore_health_on_host_removal.
     if (this.healthChecker && !this.config.ignoreHealthOnHostRemoval) {
-      for (const h of this.hostList) {
+      for (const h of this.hostListValue) {
         if (seen.has(h.key) || h.healthFlags.has('failed_active_hc')) continue;
         h.healthFlags.add('pending_dynamic_removal');
         next.push(h);
       }
     }
     this.hostList = next;
-    this.stats.membershipChanges++;
+    if (countChange) this.stats.membershipChanges++;
     this.outlier?.setHosts(next);
     this.healthChecker?.setHosts(next);
     this.rebuild();
   }
 
-  private makeSet(): PrioritySet {
+  private makeSet(hosts: readonly UpstreamHost[]): PrioritySet {
     const e = this.endpoints;
     const weights = new Map<string, number>();
     if (e) for (const l of e.localities) weights.set(`${l.priority}|${localityKey(l.locality)}`, l.weight);
-    return new PrioritySet(this.hostList, {
+    return new PrioritySet(hosts, {
       overprovisioningFactor: e?.overprovisioningFactor ?? 140,
       healthyPanicThreshold: this.config.commonLb.healthyPanicThreshold,
       weightedPriorityHealth: e?.weightedPriorityHealth ?? false,
@@ -189,9 +232,9 @@ export class ClusterRuntime implements UpstreamCluster {
     });
   }
 
-  private makeLb(): LoadBalancer {
+  private makeLb(set: PrioritySet): LoadBalancer {
     const za = this.config.commonLb.localityWeighted ? null : this.zoneAware();
-    return new LoadBalancer(this.set, {
+    return new LoadBalancer(set, {
       zoneAware: za ? { ...za, routingEnabledPercent: this.config.commonLb.zoneAware.routingEnabledPercent, minClusterSize: this.config.commonLb.zoneAware.minClusterSize } : null,
       policy: this.config.lbPolicy,
       localityWeighted: this.config.commonLb.localityWeighted,
@@ -211,10 +254,10 @@ export class ClusterRuntime implements UpstreamCluster {
     this.rebuild();
   }
 
-  /** Rebuilds the immutable host set and balancer (after membership or health changes). */
+  /** Drops the immutable host set and balancer (after membership or health changes); rebuilt on next use. */
   rebuild(): void {
-    this.set = this.makeSet();
-    this.lb = this.makeLb();
+    this.setCache = null;
+    this.lbCache = null;
   }
 
   get prioritySet(): PrioritySet {

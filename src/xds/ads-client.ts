@@ -145,6 +145,9 @@ export class AdsClient {
     this.client = new grpc.Client(this.opts.target, this.opts.credentials, {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 1000,
+      // grpc-js caps received messages at 4 MiB; a larger (valid) xDS response would kill the stream and, resent on
+      // every reconnect, wedge the subscription. Envoy's ADS client has no limit; the control plane is trusted.
+      'grpc.max_receive_message_length': -1,
       ...this.opts.channelOptions,
     });
     this.unsubscribeStore = this.store.onWantedNamesChange(() => this.scheduleSync());
@@ -366,24 +369,28 @@ export class AdsClient {
       this.write({ type_url: typeUrl, version_info: '', response_nonce: nonce, error_detail: { code: INVALID_ARGUMENT, message: `meshlet did not subscribe to ${typeUrl}` } });
       return;
     }
-    sub.nonce = nonce;
     if (sub.initialFetch === 'waiting') sub.initialFetch = 'received';
     const resources: IncomingResource[] = (res.resources ?? []).map((a) => ({ type_url: a.type_url, value: a.value }));
-    const result = this.store.applySotw(typeUrl, resources, { source: 'ads-sotw', version, nonce, receivedAt: Date.now() });
-    const names = this.namesOf(sub, resources.length);
-    if (result.accepted) {
-      sub.acceptedVersion = version;
-      sub.lastRejected = null;
-      for (const n of names) sub.transition(n, 'acked');
-      this.counters.acks++;
-      this.write(this.sotwRequest(sub));
-    } else {
-      sub.lastRejected = { key: version, message: result.message };
-      for (const n of names) sub.transition(n, 'nacked');
-      this.counters.nacks++;
-      this.write(this.sotwRequest(sub, result.message));
-    }
-    this.scheduleSync();
+    const streamId = this.streamId;
+    // Decoded and translated in chunks (the data path keeps serving); answered once the whole response is validated.
+    void this.store.applySotwAsync(typeUrl, resources, { source: 'ads-sotw', version, nonce, receivedAt: Date.now() }).then((result) => {
+      if (streamId !== this.streamId || this.stateValue === 'closed') return; // the stream it came on is gone
+      sub.nonce = nonce;
+      const names = this.namesOf(sub, resources.length);
+      if (result.accepted) {
+        sub.acceptedVersion = version;
+        sub.lastRejected = null;
+        for (const n of names) sub.transition(n, 'acked');
+        this.counters.acks++;
+        this.write(this.sotwRequest(sub));
+      } else {
+        sub.lastRejected = { key: version, message: result.message };
+        for (const n of names) sub.transition(n, 'nacked');
+        this.counters.nacks++;
+        this.write(this.sotwRequest(sub, result.message));
+      }
+      this.scheduleSync();
+    }, (e: unknown) => this.log.error({ err: e }, 'xds response handling failed'));
   }
 
   private onDeltaResponse(res: DeltaResponse): void {
@@ -405,22 +412,25 @@ export class AdsClient {
       resource: r.resource ? ({ type_url: r.resource.type_url, value: r.resource.value } as IncomingResource) : undefined,
     }));
     const removed = res.removed_resources ?? [];
-    const result = this.store.applyDelta(typeUrl, resources, removed, { source: 'ads-delta', version: res.system_version_info ?? '', nonce, receivedAt: Date.now() });
-    if (result.accepted) {
-      sub.acceptedVersion = res.system_version_info ?? sub.acceptedVersion;
-      for (const r of resources) if (r.name) sub.transition(r.name, 'acked');
-      for (const n of removed) {
-        if (sub.wildcard) sub.forget(n);
-        else sub.transition(n, 'does-not-exist');
+    const streamId = this.streamId;
+    void this.store.applyDeltaAsync(typeUrl, resources, removed, { source: 'ads-delta', version: res.system_version_info ?? '', nonce, receivedAt: Date.now() }).then((result) => {
+      if (streamId !== this.streamId || this.stateValue === 'closed') return;
+      if (result.accepted) {
+        sub.acceptedVersion = res.system_version_info ?? sub.acceptedVersion;
+        for (const r of resources) if (r.name) sub.transition(r.name, 'acked');
+        for (const n of removed) {
+          if (sub.wildcard) sub.forget(n);
+          else sub.transition(n, 'does-not-exist');
+        }
+        this.counters.acks++;
+        this.write({ type_url: typeUrl, response_nonce: nonce });
+      } else {
+        for (const r of resources) if (r.name) sub.transition(r.name, 'nacked');
+        this.counters.nacks++;
+        this.write({ type_url: typeUrl, response_nonce: nonce, error_detail: { code: INVALID_ARGUMENT, message: result.message } });
       }
-      this.counters.acks++;
-      this.write({ type_url: typeUrl, response_nonce: nonce });
-    } else {
-      for (const r of resources) if (r.name) sub.transition(r.name, 'nacked');
-      this.counters.nacks++;
-      this.write({ type_url: typeUrl, response_nonce: nonce, error_detail: { code: INVALID_ARGUMENT, message: result.message } });
-    }
-    this.scheduleSync();
+      this.scheduleSync();
+    }, (e: unknown) => this.log.error({ err: e }, 'xds response handling failed'));
   }
 
   /** Names of the resources a SotW response carried, as far as the store accepted them (for per-name state). */

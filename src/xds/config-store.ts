@@ -2,6 +2,7 @@
 // the data path. Decodes and translates each update via its ResourceType (atomically: one bad resource rejects
 // the whole update), tracks LDS→RDS and CDS→EDS dependencies, warms new or changed listeners/clusters until their
 // route configs / endpoints arrive, and publishes frozen ConfigSnapshots swapped by reference, only on real change.
+import { createHash } from 'node:crypto';
 import type { FieldError } from '../common/validation.js';
 import { formatErrors } from '../common/validation.js';
 import type { ConfigSnapshot, ResourceEntry } from '../config/snapshot.js';
@@ -97,6 +98,32 @@ interface Stored {
   pendingEffects: HistoryHandle[];
 }
 
+/** Longest a chunk of decode + validate + translate may hold the event loop (ms) in the chunked (ADS) path. */
+const CHUNK_MS = 8;
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** One update being decoded/validated/translated, possibly over several event-loop turns. */
+interface UpdateJob {
+  readonly typeUrl: XdsTypeUrl;
+  readonly items: readonly { resource: IncomingResource; name?: string; version?: string }[];
+  readonly removed: readonly string[];
+  readonly meta: UpdateMeta;
+  readonly mode: 'replace' | 'merge';
+  readonly isStatic: boolean;
+  readonly receivedAt: number;
+  readonly rt: ResourceType<any>;
+  readonly stats: SubscriptionStats;
+  readonly short: string;
+  /** Next item to process. */
+  i: number;
+  readonly errors: FieldError[];
+  readonly failed: { name: string; raw?: Readonly<Record<string, unknown>> }[];
+  readonly translated: { name: string; value: unknown; raw: Canonical; deps: Dependencies; hash: string; version: string }[];
+  readonly seen: Map<string, number>;
+  validateMs: number;
+}
+
 const ALL_TYPES: readonly XdsTypeUrl[] = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
 const PARENT_TYPES = new Set<string>([TypeUrl.Listener, TypeUrl.Cluster]);
 
@@ -115,6 +142,12 @@ export function stableHash(v: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${stableHash((v as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   return JSON.stringify(v);
+}
+
+/** A short digest of a resource's canonical content (equal content → equal digest); kept per resource instead of
+ *  the full stableHash string, which for a big route table or EDS resource is as large as the resource itself. */
+export function contentHash(v: unknown): string {
+  return createHash('sha256').update(stableHash(v)).digest('base64');
 }
 
 function deepFreeze<T>(o: T): T {
@@ -151,6 +184,15 @@ export class ConfigStore {
   private readonly snapshotListeners = new Set<(s: ConfigSnapshot) => void>();
   private readonly wantedListeners = new Set<(typeUrl: XdsTypeUrl, names: ReadonlySet<string>) => void>();
   private closed = false;
+  /** Per type: a counter bumped whenever its accepted or active set changes, and where each derived view was built. */
+  private readonly mutations = new Map<XdsTypeUrl, number>();
+  private readonly activeCheckedAt = new Map<XdsTypeUrl, number>();
+  private readonly gcCheckedAt = new Map<XdsTypeUrl, number>();
+  private readonly publishedAt = new Map<XdsTypeUrl, number>();
+  private wantedComputedFor = '';
+  private readonly pendingWantedNotify = new Set<XdsTypeUrl>();
+  /** Per type: the tail of the chunked updates in progress (keeps one type's responses in arrival order). */
+  private readonly queues = new Map<XdsTypeUrl, Promise<void>>();
 
   constructor(opts: ConfigStoreOptions) {
     this.registry = opts.registry;
@@ -303,6 +345,47 @@ export class ConfigStore {
     for (const m of this.accepted.values()) for (const s of m.values()) this.clearWarm(s);
   }
 
+  /**
+   * Like applySotw, but decodes and translates in time-bounded chunks (setImmediate between them) so a mesh-sized
+   * response never blocks the data path; updates of one type are applied in arrival order (a newer response waits for
+   * the older one), other types are not held up. The update is still all-or-nothing: nothing changes until every
+   * resource is validated, then the new accepted set is swapped in at once. Resolves with the ACK/NACK outcome.
+   */
+  applySotwAsync(typeUrl: XdsTypeUrl, resources: readonly IncomingResource[], meta: UpdateMeta): Promise<ApplyResult> {
+    const mode = PARENT_TYPES.has(typeUrl) ? 'replace' : 'merge';
+    return this.enqueue(typeUrl, () => this.applyChunked(typeUrl, resources.map((r) => ({ resource: r })), [], meta, mode));
+  }
+
+  /** Like applyDelta, chunked and ordered per type as applySotwAsync. */
+  applyDeltaAsync(typeUrl: XdsTypeUrl, resources: readonly DeltaResource[], removed: readonly string[], meta: UpdateMeta): Promise<ApplyResult> {
+    const items = resources.filter((r) => r.resource !== undefined).map((r) => ({ resource: r.resource!, name: r.name, version: r.version }));
+    return this.enqueue(typeUrl, () => this.applyChunked(typeUrl, items, removed, meta, 'merge'));
+  }
+
+  private enqueue(typeUrl: XdsTypeUrl, run: () => Promise<ApplyResult>): Promise<ApplyResult> {
+    const prev = this.queues.get(typeUrl) ?? Promise.resolve();
+    const next = prev.then(run, run);
+    const tail = next.then(() => undefined, () => undefined);
+    this.queues.set(typeUrl, tail);
+    void tail.then(() => {
+      if (this.queues.get(typeUrl) === tail) this.queues.delete(typeUrl);
+    });
+    return next;
+  }
+
+  private async applyChunked(
+    typeUrl: XdsTypeUrl,
+    items: readonly { resource: IncomingResource; name?: string; version?: string }[],
+    removed: readonly string[],
+    meta: UpdateMeta,
+    mode: 'replace' | 'merge',
+  ): Promise<ApplyResult> {
+    const job = this.startJob(typeUrl, items, removed, meta, mode, false);
+    if (!('items' in job)) return job;
+    while (!this.step(job, performance.now() + CHUNK_MS)) await yieldToLoop();
+    return this.finish(job);
+  }
+
   private apply(
     typeUrl: XdsTypeUrl,
     items: readonly { resource: IncomingResource; name?: string; version?: string }[],
@@ -311,21 +394,40 @@ export class ConfigStore {
     mode: 'replace' | 'merge',
     isStatic: boolean,
   ): ApplyResult {
+    const job = this.startJob(typeUrl, items, removed, meta, mode, isStatic);
+    if (!('items' in job)) return job;
+    this.step(job, Infinity);
+    return this.finish(job);
+  }
+
+  private startJob(
+    typeUrl: XdsTypeUrl,
+    items: readonly { resource: IncomingResource; name?: string; version?: string }[],
+    removed: readonly string[],
+    meta: UpdateMeta,
+    mode: 'replace' | 'merge',
+    isStatic: boolean,
+  ): UpdateJob | ApplyResult {
     const receivedAt = meta.receivedAt ?? this.now();
-    const t0 = performance.now();
     const stats = this.statsByType.get(typeUrl);
     const rt = this.registry.get(typeUrl);
-    const short = ShortName[typeUrl] ?? typeUrl;
     if (!stats) return this.reject(typeUrl, meta, receivedAt, 0, [{ path: 'type_url', message: `unsupported resource type ${typeUrl}` }], []);
     stats.update_attempt++;
     if (!rt) return this.reject(typeUrl, meta, receivedAt, 0, [{ path: 'type_url', message: `no translator registered for ${typeUrl}` }], []);
+    return {
+      typeUrl, items, removed, meta, mode, isStatic, receivedAt, rt, stats, short: ShortName[typeUrl] ?? typeUrl,
+      i: 0, errors: [], failed: [], translated: [], seen: new Map(), validateMs: 0,
+    };
+  }
 
-    const errors: FieldError[] = [];
-    const failed: { name: string; raw?: Readonly<Record<string, unknown>> }[] = [];
-    const translated: { name: string; value: unknown; raw: Canonical; deps: Dependencies; hash: string; version: string }[] = [];
-    const seen = new Map<string, number>();
+  /** Decodes, validates and translates items until done (true) or past the deadline (false). Changes no state. */
+  private step(job: UpdateJob, deadline: number): boolean {
+    const t0 = performance.now();
+    const { typeUrl, items, meta, isStatic, rt, short, errors, failed, translated, seen } = job;
     const prev = this.accepted.get(typeUrl)!;
-    for (let i = 0; i < items.length; i++) {
+    let i = job.i;
+    for (; i < items.length; i++) {
+      if (i > job.i && (i & 15) === 0 && performance.now() > deadline) break;
       const p = `resources[${i}]`;
       let canonical: Canonical;
       try {
@@ -364,7 +466,7 @@ export class ConfigStore {
         failed.push({ name, raw });
         continue;
       }
-      const hash = stableHash(raw);
+      const hash = contentHash(raw);
       const version = isStatic ? 'static' : (items[i].version ?? meta.version);
       if (existing && existing.hash === hash) {
         translated.push({ name, value: existing.entry.value, raw: existing.entry.raw as Canonical, deps: existing.deps, hash, version: existing.entry.version });
@@ -387,12 +489,23 @@ export class ConfigStore {
       } catch (e) {
         errors.push({ path: p, message: `dependencies failed: ${(e as Error).message}` });
       }
-      translated.push({ name, value: res.value, raw, deps, hash, version });
+      // The raw canonical form is plain data and frozen deeply (here, while chunked, not in the commit); the
+      // translated value belongs to its translator (readonly by contract; it may hold compiled objects such as RE2
+      // instances, so it is not frozen here).
+      translated.push({ name, value: res.value, raw: deepFreeze(raw), deps, hash, version });
     }
+    job.i = i;
+    job.validateMs += performance.now() - t0;
+    return i >= items.length;
+  }
+
+  /** After every item was stepped: NACK with every error, or swap in the new accepted set and publish. */
+  private finish(job: UpdateJob): ApplyResult {
+    const { typeUrl, removed, meta, mode, isStatic, receivedAt, stats, short, errors, failed, translated, validateMs } = job;
+    const prev = this.accepted.get(typeUrl)!;
     for (const name of removed) {
       if (prev.get(name)?.entry.isStatic) errors.push({ path: 'removed_resources', message: `"${name}" is a static resource from the bootstrap and cannot be removed by xDS` });
     }
-    const validateMs = performance.now() - t0;
     if (errors.length > 0) return this.reject(typeUrl, meta, receivedAt, validateMs, errors, failed);
 
     // ---- accepted: build the new accepted map for this type
@@ -405,16 +518,15 @@ export class ConfigStore {
     else for (const [n, s] of prev) if (s.entry.isStatic) next.set(n, s);
     const missing = this.missing.get(typeUrl)!;
     const nowMs = this.now();
+    let missingChanged = false;
     for (const tr of translated) {
-      missing.delete(tr.name);
+      if (missing.delete(tr.name)) missingChanged = true;
       const old = prev.get(tr.name);
       if (old && old.hash === tr.hash) {
         next.set(tr.name, old);
         continue;
       }
-      // The raw canonical form is plain data and frozen deeply; the translated value belongs to its translator
-      // (readonly by contract; it may hold compiled objects such as RE2 instances, so it is not frozen here).
-      const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: deepFreeze(tr.raw), lastUpdated: nowMs, isStatic });
+      const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
       next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmTimer: null, pendingEffects: [] });
       (old ? changed : added).push(tr.name);
     }
@@ -424,7 +536,11 @@ export class ConfigStore {
     }
     if (mode === 'replace') for (const n of prev.keys()) if (!next.has(n)) gone.push(n);
     for (const [n, s] of prev) if (next.get(n) !== s) this.clearWarm(s);
-    this.accepted.set(typeUrl, next);
+    const touched = added.length + changed.length + gone.length > 0;
+    if (touched) {
+      this.accepted.set(typeUrl, next);
+      this.bump(typeUrl);
+    }
 
     if (!isStatic) {
       this.versionInfo.set(typeUrl, meta.version);
@@ -439,11 +555,15 @@ export class ConfigStore {
       time: receivedAt, typeUrl, source: meta.source, version: meta.version, nonce: meta.nonce ?? '',
       added, changed, removed: gone, accepted: true, errors: [], validateMs, applyMs: 0, pushToEffectMs: null, warming: false,
     });
-    const touched = added.length + changed.length + gone.length > 0;
-    const published = this.recompute(null);
+    const published = touched || missingChanged || removed.length > 0 ? this.recompute(null) : false;
     const applyMs = performance.now() - t1;
     if (touched) {
-      const stillWarming = PARENT_TYPES.has(typeUrl) ? [...added, ...changed].map((n) => next.get(n)!).filter((s) => this.active.get(typeUrl)!.get(s.entry.name) !== s) : [];
+      const act = this.active.get(typeUrl)!;
+      const stillWarming: Stored[] = [];
+      if (PARENT_TYPES.has(typeUrl)) {
+        for (const n of added) if (act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
+        for (const n of changed) if (act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
+      }
       if (stillWarming.length > 0) {
         for (const s of stillWarming) s.pendingEffects.push(handle);
         handle.update({ warming: true });
@@ -485,6 +605,15 @@ export class ConfigStore {
     return true;
   }
 
+  /** Marks a type's accepted or active set as changed (what recompute / publish use to skip unchanged work). */
+  private bump(t: XdsTypeUrl): void {
+    this.mutations.set(t, (this.mutations.get(t) ?? 0) + 1);
+  }
+
+  private mut(t: XdsTypeUrl): number {
+    return this.mutations.get(t) ?? 0;
+  }
+
   /** Moves warmed resources to active, garbage-collects unreferenced RDS/EDS, publishes on change. */
   private recompute(_reason: null): boolean {
     let activeChanged = false;
@@ -493,10 +622,13 @@ export class ConfigStore {
     for (const t of [TypeUrl.Cluster, TypeUrl.Listener] as const) {
       const acc = this.accepted.get(t)!;
       const act = this.active.get(t)!;
-      for (const name of [...act.keys()]) {
-        if (!acc.has(name)) {
-          act.delete(name);
-          activeChanged = true;
+      let changedHere = false;
+      if (act.size > acc.size || this.mut(t) !== this.activeCheckedAt.get(t)) {
+        for (const name of [...act.keys()]) {
+          if (!acc.has(name)) {
+            act.delete(name);
+            changedHere = true;
+          }
         }
       }
       for (const [name, s] of acc) {
@@ -504,8 +636,8 @@ export class ConfigStore {
         if (s.warmTimedOut || this.depsReady(s)) {
           this.clearWarm(s);
           act.set(name, s);
-          activeChanged = true;
-          effects.push(...s.pendingEffects);
+          changedHere = true;
+          for (const h of s.pendingEffects) effects.push(h);
           s.pendingEffects = [];
         } else if (!s.warmTimer && this.warmingTimeoutMs > 0 && !this.closed) {
           s.warmTimer = setTimeout(() => {
@@ -517,33 +649,61 @@ export class ConfigStore {
           s.warmTimer.unref?.();
         }
       }
+      if (changedHere) {
+        this.bump(t);
+        activeChanged = true;
+      }
+      this.activeCheckedAt.set(t, this.mut(t));
     }
-    // Wanted names come from every accepted parent (active or warming).
-    const wantR = new Set<string>();
-    const wantE = new Set<string>();
-    for (const t of [TypeUrl.Listener, TypeUrl.Cluster] as const) {
-      for (const m of [this.accepted.get(t)!, this.active.get(t)!]) {
-        for (const s of m.values()) {
-          for (const r of s.deps.routeConfigs ?? []) wantR.add(r);
-          for (const e of s.deps.endpoints ?? []) wantE.add(e);
+    // Wanted names come from every accepted parent (active or warming); recomputed only when a parent set changed.
+    const parentsKey = `${this.mut(TypeUrl.Listener)}/${this.mut(TypeUrl.Cluster)}`;
+    let wantChanged = false;
+    if (parentsKey !== this.wantedComputedFor) {
+      this.wantedComputedFor = parentsKey;
+      const wantR = new Set<string>();
+      const wantE = new Set<string>();
+      for (const t of [TypeUrl.Listener, TypeUrl.Cluster] as const) {
+        for (const m of [this.accepted.get(t)!, this.active.get(t)!]) {
+          for (const s of m.values()) {
+            const d = s.deps;
+            if (d.routeConfigs) for (const r of d.routeConfigs) wantR.add(r);
+            if (d.endpoints) for (const e of d.endpoints) wantE.add(e);
+          }
+        }
+      }
+      for (const [t, want] of [[TypeUrl.RouteConfiguration, wantR], [TypeUrl.ClusterLoadAssignment, wantE]] as const) {
+        if (!sameSet(this.wanted.get(t)!, want)) {
+          this.wanted.set(t, want);
+          wantChanged = true;
+          this.pendingWantedNotify.add(t);
         }
       }
     }
     // Unreferenced RDS/EDS are dropped (Envoy deletes them implicitly), static ones kept.
-    for (const [t, want] of [[TypeUrl.RouteConfiguration, wantR], [TypeUrl.ClusterLoadAssignment, wantE]] as const) {
+    for (const t of [TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment] as const) {
+      if (!wantChanged && this.gcCheckedAt.get(t) === this.mut(t)) continue;
+      const want = this.wanted.get(t)!;
       const acc = this.accepted.get(t)!;
-      for (const [n, s] of [...acc]) if (!want.has(n) && !s.entry.isStatic) acc.delete(n);
+      let dropped = false;
+      for (const [n, s] of [...acc]) {
+        if (!want.has(n) && !s.entry.isStatic) {
+          acc.delete(n);
+          dropped = true;
+        }
+      }
+      if (dropped) this.bump(t);
+      this.gcCheckedAt.set(t, this.mut(t));
       const miss = this.missing.get(t)!;
       for (const n of [...miss]) if (!want.has(n)) miss.delete(n);
-      const prevWant = this.wanted.get(t)!;
-      if (!sameSet(prevWant, want)) {
-        this.wanted.set(t, want);
-        for (const fn of this.wantedListeners) {
-          try {
-            fn(t, want);
-          } catch (e) {
-            this.log.error({ err: e }, 'wanted-names listener failed');
-          }
+    }
+    for (const t of [...this.pendingWantedNotify]) {
+      this.pendingWantedNotify.delete(t);
+      const want = this.wanted.get(t)!;
+      for (const fn of this.wantedListeners) {
+        try {
+          fn(t, want);
+        } catch (e) {
+          this.log.error({ err: e }, 'wanted-names listener failed');
         }
       }
     }
@@ -557,13 +717,18 @@ export class ConfigStore {
 
   private publish(): boolean {
     const cur = this.snapshot;
-    const listeners = entriesOf(this.active.get(TypeUrl.Listener)!);
-    const clusters = entriesOf(this.active.get(TypeUrl.Cluster)!);
-    const routes = entriesOf(this.accepted.get(TypeUrl.RouteConfiguration)!);
-    const endpoints = entriesOf(this.accepted.get(TypeUrl.ClusterLoadAssignment)!);
-    if (sameEntries(cur.listeners, listeners) && sameEntries(cur.clusters, clusters) && sameEntries(cur.routes, routes) && sameEntries(cur.endpoints, endpoints)) {
-      return false;
-    }
+    // Only the maps of types whose published set changed are rebuilt; the others are shared with the last snapshot.
+    const pick = (t: XdsTypeUrl, m: Map<string, Stored>, old: ReadonlyMap<string, ResourceEntry<any>>): ReadonlyMap<string, ResourceEntry<any>> => {
+      if (this.publishedAt.get(t) === this.mut(t)) return old;
+      this.publishedAt.set(t, this.mut(t));
+      const fresh = entriesOf(m);
+      return sameEntries(old, fresh) ? old : fresh;
+    };
+    const listeners = pick(TypeUrl.Listener, this.active.get(TypeUrl.Listener)!, cur.listeners);
+    const clusters = pick(TypeUrl.Cluster, this.active.get(TypeUrl.Cluster)!, cur.clusters);
+    const routes = pick(TypeUrl.RouteConfiguration, this.accepted.get(TypeUrl.RouteConfiguration)!, cur.routes);
+    const endpoints = pick(TypeUrl.ClusterLoadAssignment, this.accepted.get(TypeUrl.ClusterLoadAssignment)!, cur.endpoints);
+    if (cur.listeners === listeners && cur.clusters === clusters && cur.routes === routes && cur.endpoints === endpoints) return false;
     const versions: Record<string, string> = {};
     for (const [t, v] of this.versionInfo) versions[t] = v;
     const snap: ConfigSnapshot = Object.freeze({

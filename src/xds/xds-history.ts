@@ -11,9 +11,13 @@ export interface HistoryEntry {
   readonly source: HistorySource;
   readonly version: string;
   readonly nonce: string;
+  /** Names of the resources added / changed / removed; only the first HISTORY_NAMES_LIMIT of each are kept (a
+   *  mesh-sized update would otherwise keep 10,000s of names per entry): `counts` has the full numbers. */
   readonly added: readonly string[];
   readonly changed: readonly string[];
   readonly removed: readonly string[];
+  /** Full counts of added / changed / removed (filled in by record()). */
+  readonly counts?: { readonly added: number; readonly changed: number; readonly removed: number };
   readonly accepted: boolean;
   /** Field-path errors when rejected. */
   readonly errors: readonly FieldError[];
@@ -33,6 +37,11 @@ export interface HistoryHandle {
   update(patch: { applyMs?: number; warming?: boolean }): void;
 }
 
+/** How many names per list an entry keeps. */
+export const HISTORY_NAMES_LIMIT = 20;
+
+const cap = (names: readonly string[]): readonly string[] => (names.length > HISTORY_NAMES_LIMIT ? names.slice(0, HISTORY_NAMES_LIMIT) : names);
+
 type MutableEntry = { -readonly [K in keyof HistoryEntry]: HistoryEntry[K] };
 
 /** Ring of the last `limit` entries per type URL. */
@@ -43,7 +52,11 @@ export class XdsHistory {
 
   /** Records an update; the returned handle lets the store fill in push-to-effect once warming finishes. */
   record(entry: HistoryEntry): HistoryHandle {
-    const e: MutableEntry = { ...entry };
+    const e: MutableEntry = {
+      ...entry,
+      added: cap(entry.added), changed: cap(entry.changed), removed: cap(entry.removed),
+      counts: { added: entry.added.length, changed: entry.changed.length, removed: entry.removed.length },
+    };
     let list = this.perType.get(entry.typeUrl);
     if (!list) {
       list = [];
