@@ -41,11 +41,11 @@ export class FaultBackend {
 
   private constructor(readonly name: string) {}
 
-  static async start(name: string, port = 0): Promise<FaultBackend> {
+  static async start(name: string, port = 0, host = '127.0.0.1'): Promise<FaultBackend> {
     const b = new FaultBackend(name);
     b.server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => b.handle(req, res));
     b.server.on('connection', (s: Socket) => { b.sockets.add(s); s.on('close', () => b.sockets.delete(s)); });
-    await new Promise<void>((r) => b.server.listen(port, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => b.server.listen(port, host, () => r()));
     b.port = (b.server.address() as AddressInfo).port;
     return b;
   }
@@ -119,13 +119,17 @@ export class FaultBackend {
   }
 }
 
+/** Path of the script that runs a FaultBackend as its own process (argv: name, port, host). */
+export function backendScript(): string {
+  return fileURLToPath(new URL('./fault-backend-main.js', import.meta.url));
+}
+
 /** A FaultBackend in its own Node process (so the test can SIGKILL it like a crashed pod). */
 export class BackendProcess {
   private constructor(readonly child: ChildProcess, readonly port: number, readonly name: string) {}
 
   static async start(name: string, port = 0): Promise<BackendProcess> {
-    const script = fileURLToPath(new URL('./fault-backend-main.js', import.meta.url));
-    const child = spawn(process.execPath, [script, name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [backendScript(), name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const p = await new Promise<number>((res, rej) => {
       let out = '';
       const t = setTimeout(() => { child.kill('SIGKILL'); rej(new Error(`backend ${name} did not start`)); }, 10_000);
@@ -190,7 +194,7 @@ export function staticBootstrap(o: {
                 typed_config: {
                   '@type': FILE_LOG, path: o.accessLog,
                   log_format: { json_format: {
-                    seq: '%REQ(X-LOAD-SEQ)%', code: '%RESPONSE_CODE%', flags: '%RESPONSE_FLAGS%', host: '%UPSTREAM_HOST%',
+                    seq: '%REQ(X-LOAD-SEQ)%', path: '%REQ(:PATH)%', code: '%RESPONSE_CODE%', flags: '%RESPONSE_FLAGS%', host: '%UPSTREAM_HOST%',
                     attempts: '%UPSTREAM_REQUEST_ATTEMPT_COUNT%', duration: '%DURATION%', method: '%REQ(:METHOD)%',
                   } },
                 },
@@ -215,7 +219,7 @@ export function staticBootstrap(o: {
   };
 }
 
-export interface AccessLogEntry { seq: string; code: string | number; flags: string; host: string; attempts: string | number; duration: string | number; method: string }
+export interface AccessLogEntry { seq: string; path: string; code: string | number; flags: string; host: string; attempts: string | number; duration: string | number; method: string }
 
 /** Parses the JSON access log written by staticBootstrap (missing file → []). */
 export function readAccessLog(path: string): AccessLogEntry[] {
@@ -234,3 +238,14 @@ export function logClasses(entries: readonly AccessLogEntry[]): Record<string, n
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Warm meshlet up (JIT, first connections) with `n` requests, 8 at a time, before a measured run; results ignored. */
+export async function warmUp(port: number, n = 200, path = '/warmup'): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < n) {
+      next++;
+      await fetch(`http://127.0.0.1:${port}${path}/${next}`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    }
+  }));
+}

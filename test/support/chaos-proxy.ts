@@ -9,10 +9,11 @@ export type ChaosMode =
   | { readonly kind: 'pass' }
   | { readonly kind: 'delay'; readonly ms: number }
   | { readonly kind: 'stall' }
-  | { readonly kind: 'rst'; readonly afterBytes: number; readonly fraction?: number }
+  /** RST both sides once a marked connection has carried `afterBytes` (+ a pseudo-random 0..spanBytes) downstream. */
+  | { readonly kind: 'rst'; readonly afterBytes: number; readonly fraction?: number; readonly spanBytes?: number }
   | { readonly kind: 'blackhole' };
 
-interface Pair { readonly client: net.Socket; upstream: net.Socket | null; rst: boolean; bytesDown: number; timers: Set<NodeJS.Timeout> }
+interface Pair { readonly client: net.Socket; upstream: net.Socket | null; rst: boolean; rstAt: number; bytesDown: number; timers: Set<NodeJS.Timeout> }
 
 export class ChaosProxy {
   mode: ChaosMode = { kind: 'pass' };
@@ -46,7 +47,7 @@ export class ChaosProxy {
 
   private onConnection(client: net.Socket): void {
     this.accepted++;
-    const pair: Pair = { client, upstream: null, rst: false, bytesDown: 0, timers: new Set() };
+    const pair: Pair = { client, upstream: null, rst: false, rstAt: 0, bytesDown: 0, timers: new Set() };
     this.pairs.add(pair);
     client.on('error', () => undefined);
     client.on('close', () => this.drop(pair));
@@ -59,6 +60,8 @@ export class ChaosProxy {
       // Deterministic spread: every 1/f-th connection is marked for reset.
       this.rstCounter += f;
       if (this.rstCounter >= 1) { this.rstCounter -= 1; pair.rst = true; }
+      // Knuth multiplicative hash of the connection number: a spread of offsets that is the same on every run.
+      pair.rstAt = this.mode.afterBytes + (this.mode.spanBytes ? ((this.accepted * 2654435761) >>> 0) % this.mode.spanBytes : 0);
     }
     const up = net.connect(this.targetPort, this.targetHost);
     pair.upstream = up;
@@ -83,7 +86,7 @@ export class ChaosProxy {
     const m = this.mode;
     if (m.kind === 'blackhole') return;
     if (pair.rst && m.kind === 'rst') {
-      const left = m.afterBytes - pair.bytesDown;
+      const left = pair.rstAt - pair.bytesDown;
       if (d.length >= left) {
         if (left > 0) pair.client.write(d.subarray(0, left));
         pair.bytesDown += Math.max(0, left);

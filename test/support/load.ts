@@ -19,6 +19,8 @@ export interface RequestRecord {
   readonly errorKey: string;
   readonly upstream: string;
   readonly detail: string;
+  /** The response headers named in LoadOptions.captureHeaders (lower-case; absent when not sent). */
+  readonly captured?: Readonly<Record<string, string>>;
 }
 
 export interface LoadOptions {
@@ -39,6 +41,8 @@ export interface LoadOptions {
   readonly body?: (i: number) => Buffer | string | undefined;
   /** A response header carrying Envoy response flags (e.g. added by the test backend or a route); used in errorKey. */
   readonly flagsHeader?: string;
+  /** Response headers to keep on each record (lower-case names), e.g. ['connection']. */
+  readonly captureHeaders?: readonly string[];
   /** Stop scheduling when this returns true (checked every tick). */
   readonly stop?: () => boolean;
 }
@@ -47,6 +51,8 @@ export interface LoadResult {
   readonly records: readonly RequestRecord[];
   readonly sent: number;
   readonly elapsedMs: number;
+  /** HTTP/2 GOAWAY frames received (ms since start, error code, last stream id). */
+  readonly goaways: readonly { atMs: number; code: number; lastStreamId: number }[];
   count(o: Outcome): number;
   failures(fromMs?: number, toMs?: number): RequestRecord[];
   errorClasses(): Record<string, number>;
@@ -81,9 +87,17 @@ function classifyResponse(status: number, headers: Record<string, string | strin
   return { outcome: 'ok', errorKey: '', detail: '' };
 }
 
-function makeResult(records: RequestRecord[], sent: number, elapsedMs: number): LoadResult {
+function capture(h: Record<string, string | string[] | undefined>, names?: readonly string[]): Record<string, string> | undefined {
+  if (!names) return undefined;
+  const out: Record<string, string> = {};
+  for (const n of names) if (h[n] !== undefined) out[n] = String(h[n]);
+  return out;
+}
+
+function makeResult(records: RequestRecord[], sent: number, elapsedMs: number, goaways: LoadResult['goaways']): LoadResult {
   return {
     records,
+    goaways,
     sent,
     elapsedMs,
     count: (o) => records.filter((r) => r.outcome === o).length,
@@ -113,6 +127,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const max = o.maxRequests ?? Math.ceil((o.rps * o.durationMs) / 1000);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const records: RequestRecord[] = [];
+  const goaways: { atMs: number; code: number; lastStreamId: number }[] = [];
   const pending = new Set<Promise<void>>();
   const t0 = performance.now();
   const base = new URL(o.url);
@@ -123,7 +138,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     if (session && !session.closed && !session.destroyed) return session;
     const s = http2.connect(base.origin);
     s.on('error', () => undefined);
-    s.on('goaway', () => { if (session === s) session = null; });
+    s.on('goaway', (code: number, lastStreamId: number) => {
+      goaways.push({ atMs: performance.now() - t0, code, lastStreamId });
+      if (session === s) session = null;
+    });
     s.on('close', () => { if (session === s) session = null; });
     session = s;
     return s;
@@ -147,7 +165,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         const buf = Buffer.from(await r.body.arrayBuffer());
         const h = r.headers as Record<string, string | string[] | undefined>;
         const c = classifyResponse(r.statusCode, h, buf, o.flagsHeader);
-        rec = { i, startMs, status: r.statusCode, upstream: String(h['x-upstream'] ?? ''), ...c };
+        rec = { i, startMs, status: r.statusCode, upstream: String(h['x-upstream'] ?? ''), captured: capture(h, o.captureHeaders), ...c };
       } else {
         const { status, h, buf } = await new Promise<{ status: number; h: http2.IncomingHttpHeaders; buf: Buffer }>((res, rej) => {
           const st = getSession().request({ ':method': method, ':path': path, ...headers }, { endStream: body === undefined });
@@ -157,22 +175,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           const chunks: Buffer[] = [];
           st.on('response', (x) => (hdrs = x));
           st.on('data', (c: Buffer) => chunks.push(c));
-          st.on('end', () => {
-            clearTimeout(timer);
-            // A stream that ended by RST_STREAM (not END_STREAM) is a reset even when 'end' fires.
-            if (st.rstCode && st.rstCode !== http2.constants.NGHTTP2_NO_ERROR) rej(Object.assign(new Error(`stream reset ${st.rstCode}`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
-            else res({ status: Number(hdrs[':status'] ?? 0), h: hdrs, buf: Buffer.concat(chunks) });
-          });
+          let ended = false;
+          st.on('end', () => (ended = true));
+          // Judge on 'close', when the stream's fate is known: END_STREAM (rstCode NO_ERROR after 'end') is complete;
+          // anything else (RST_STREAM from the peer, our timeout CANCEL, session gone) is not, even if 'end' fired.
           st.on('close', () => {
             clearTimeout(timer);
             if (timedOut) rej(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }));
+            else if (ended && st.rstCode === http2.constants.NGHTTP2_NO_ERROR) res({ status: Number(hdrs[':status'] ?? 0), h: hdrs, buf: Buffer.concat(chunks) });
             else rej(Object.assign(new Error(`stream closed (rst ${st.rstCode})`), { code: 'ERR_HTTP2_STREAM_ERROR' }));
           });
           st.on('error', (e) => { clearTimeout(timer); rej(e); });
           if (body !== undefined) st.end(body);
         });
         const c = classifyResponse(status, h as Record<string, string | string[] | undefined>, buf, o.flagsHeader);
-        rec = { i, startMs, status, upstream: String(h['x-upstream'] ?? ''), ...c };
+        rec = { i, startMs, status, upstream: String(h['x-upstream'] ?? ''), captured: capture(h as Record<string, string | string[] | undefined>, o.captureHeaders), ...c };
       }
     } catch (e) {
       const c = classifyError(e);
@@ -205,5 +222,5 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   await agent?.close().catch(() => undefined);
   (session as http2.ClientHttp2Session | null)?.close();
   records.sort((a, b) => a.i - b.i);
-  return makeResult(records, sent, Math.round(elapsedMs));
+  return makeResult(records, sent, Math.round(elapsedMs), goaways);
 }
