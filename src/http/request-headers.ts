@@ -1,11 +1,11 @@
 // http/: request-header hygiene the connection manager applies before routing: hop-by-hop stripping (Connection-
 // listed names too, before proxy-added headers), Host/authority validation, path normalisation, x-forwarded-*,
 // x-request-id. Pure functions over HeaderMap; compiled config in, no I/O.
-import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import type { HeaderMap } from '../common/headers.js';
 import { appendHeader, firstHeader } from '../common/headers.js';
 import type { HttpConnectionManagerConfig } from '../config/http-connection-manager.js';
+import { CidrMatcher } from './cidr-matcher.js';
+import { randomUuid } from './random-ids.js';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect'];
 
@@ -94,22 +94,25 @@ export function escapedSlashes(path: string, action: HttpConnectionManagerConfig
   return { action: action === 'UNESCAPE_AND_REDIRECT' ? 'redirect' : 'keep', path: np };
 }
 
-function ipInCidr(ip: string, base: string, len: number): boolean {
-  const bl = new net.BlockList();
-  try {
-    bl.addSubnet(base, len, net.isIPv6(base) ? 'ipv6' : 'ipv4');
-    return bl.check(ip, net.isIPv6(ip) ? 'ipv6' : 'ipv4');
-  } catch {
-    return false;
-  }
-}
-
 const DEFAULT_INTERNAL: readonly (readonly [string, number])[] = [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['::1', 128], ['fc00::', 7]];
 
+/** Compiled internal_address_config per HCM config (configs are immutable; compiled on first use). */
+const internalMatchers = new WeakMap<HttpConnectionManagerConfig, CidrMatcher>();
+let defaultMatcher: CidrMatcher | null = null;
+
+function internalMatcher(cfg: HttpConnectionManagerConfig): CidrMatcher {
+  const ranges = cfg.internalAddressConfig.cidrRanges;
+  if (ranges.length === 0) return (defaultMatcher ??= new CidrMatcher(DEFAULT_INTERNAL));
+  let m = internalMatchers.get(cfg);
+  if (!m) {
+    m = new CidrMatcher(ranges);
+    internalMatchers.set(cfg, m);
+  }
+  return m;
+}
+
 export function isInternalAddress(ip: string, cfg: HttpConnectionManagerConfig): boolean {
-  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  const ranges = cfg.internalAddressConfig.cidrRanges.length ? cfg.internalAddressConfig.cidrRanges : DEFAULT_INTERNAL;
-  return ranges.some(([b, l]) => ipInCidr(v4, b, l));
+  return internalMatcher(cfg).matches(ip);
 }
 
 /** Client-supplied control headers honoured only from internal (trusted) requests. */
@@ -159,7 +162,7 @@ export function applyForwardingHeaders(
   if (cfg.useRemoteAddress && internal) headers['x-envoy-internal'] = 'true';
   const rid = firstHeader(headers, 'x-request-id');
   const external = cfg.useRemoteAddress && !internal;
-  if (cfg.generateRequestId && (!rid || (external && !cfg.preserveExternalRequestId))) headers['x-request-id'] = randomUUID();
+  if (cfg.generateRequestId && (!rid || (external && !cfg.preserveExternalRequestId))) headers['x-request-id'] = randomUuid();
   if (cfg.via) appendHeader(headers, 'via', cfg.via);
   return { clientAddress, internal };
 }

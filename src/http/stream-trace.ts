@@ -2,7 +2,6 @@
 // the SERVER (inbound) or CLIENT (outbound) span named and attributed like Envoy's, one child span per upstream
 // attempt when spawn_upstream_span, and the context injected into every upstream attempt. Unsampled streams create
 // no span: they forward the incoming context untouched, or start a sampled=0 context the next hop honours.
-import { randomBytes } from 'node:crypto';
 import type { HeaderMap, RequestHead } from '../common/headers.js';
 import { firstHeader } from '../common/headers.js';
 import type { TracingConfig } from '../config/http-connection-manager.js';
@@ -10,6 +9,7 @@ import type { MeshSpan, MeshTracer } from '../observability/tracing/tracer.js';
 import type { TraceContext } from '../observability/tracing/trace-context.js';
 import { extractTraceContext, injectTraceContext } from '../observability/tracing/trace-context.js';
 import { decideTrace, markRequestId } from '../observability/tracing/sampling.js';
+import { randomHex } from './random-ids.js';
 
 export type TraceDirection = 'INBOUND' | 'OUTBOUND' | 'UNSPECIFIED';
 
@@ -108,9 +108,8 @@ export class StreamTrace {
     }
     if (this.parent) return; // unsampled: the incoming context goes on unchanged
     if (!this.ownTraceId) {
-      const b = randomBytes(24);
-      this.ownTraceId = b.toString('hex', 0, 16);
-      this.ownSpanId = b.toString('hex', 16, 24);
+      this.ownTraceId = randomHex(16);
+      this.ownSpanId = randomHex(8);
     }
     injectTraceContext(headers, this.ownTraceId, this.ownSpanId, this.traced, undefined, false);
   }
