@@ -1,43 +1,138 @@
 // common/: RE2 regular expressions (via re2-wasm, linear time) for every config regex: route safe_regex, header and
 // string matchers, regex_rewrite. Compiled once at config translation/compile time, never per request.
-import { RE2 } from 're2-wasm';
+import { createRequire } from 'node:module';
+import { sep } from 'node:path';
+import type { RE2 } from 're2-wasm';
+
+type Re2Constructor = new (pattern: string, flags: string) => RE2;
+
+const requireCjs = createRequire(import.meta.url);
+let currentRe2: Re2Constructor | null = null;
+let re2Instances = 0;
+/** Programs compiled on the current instance. */
+let programsOnCurrent = 0;
+/**
+ * Programs per instance before moving on to a fresh one. An instance's heap holds ≈ 9,400 simple programs, but
+ * matching also allocates there (RE2's lazily built DFA states), and an instance whose heap is exhausted aborts
+ * matches too, so each instance keeps most of its heap as headroom for matching (measured: ≈ 1,160 patterns each
+ * used for one full and one partial match exhaust an instance). A match that still runs out of heap recompiles its
+ * pattern on a fresh instance and retries (CompiledRegex.recover).
+ */
+const PROGRAMS_PER_INSTANCE = 1000;
+
+/**
+ * Loads a re2-wasm module instance. re2-wasm is CommonJS and instantiates its wasm synchronously at require, so
+ * dropping its two files from require.cache and requiring again yields a fresh instance with its own 16 MB heap
+ * (the first load is the instance the rest of the process shares).
+ */
+function loadRe2Instance(): Re2Constructor {
+  if (re2Instances > 0) {
+    const marker = `${sep}re2-wasm${sep}`;
+    for (const k of Object.keys(requireCjs.cache)) if (k.includes(marker)) delete requireCjs.cache[k];
+  }
+  re2Instances++;
+  return (requireCjs('re2-wasm') as { RE2: Re2Constructor }).RE2;
+}
+
+function isOutOfWasmMemory(e: unknown): boolean {
+  if (e instanceof Error && e.name === 'RuntimeError') return true;
+  const msg = e instanceof Error ? e.message : String(e);
+  return /\bOOM\b|Cannot enlarge memory|abort\(/.test(msg);
+}
+
+/**
+ * `new RE2(pattern, flags)` from the pool of re2-wasm instances: each runs in a fixed 16 MB wasm heap and never frees
+ * a compiled RE2, so when the current instance runs out of memory the pattern is compiled again on a fresh one
+ * (and after PROGRAMS_PER_INSTANCE programs, to leave heap for matching). RE2 objects keep working on the instance
+ * that compiled them.
+ * Syntax errors throw as usual.
+ */
+function newRe2(pattern: string, flags: string, fresh = false): RE2 {
+  if (currentRe2 === null || fresh || programsOnCurrent >= PROGRAMS_PER_INSTANCE) {
+    currentRe2 = loadRe2Instance();
+    programsOnCurrent = 0;
+  }
+  try {
+    const re = new currentRe2(pattern, flags);
+    programsOnCurrent++;
+    return re;
+  } catch (e) {
+    if (!isOutOfWasmMemory(e)) throw e;
+    currentRe2 = loadRe2Instance();
+    programsOnCurrent = 1;
+    return new currentRe2(pattern, flags);
+  }
+}
+
+/** re2-wasm module instances loaded so far (1 until the first one runs out of heap). */
+export function regexInstanceCount(): number {
+  return re2Instances;
+}
 
 /**
  * A compiled RE2 pattern: full-match (Envoy safe_regex semantics), search, and RE2-style replace-all.
- * re2-wasm runs in a fixed 16 MB wasm heap and never frees a compiled RE2, so instances are interned by pattern
- * (compileRegex) and the search/replace programs are only built when first used.
+ * re2-wasm runs in fixed 16 MB wasm heaps and never frees a compiled RE2, so instances are interned by pattern
+ * (compileRegex), the search/replace programs are only built when first used, and a full heap moves compilation on
+ * to a fresh re2-wasm instance (newRe2).
  */
 export class CompiledRegex {
-  private readonly full: RE2;
+  private full: RE2;
   private globalRe: RE2 | null = null;
   private searchRe: RE2 | null = null;
 
   constructor(readonly source: string, readonly groupCount: number) {
-    this.full = new RE2(`^(?:${source})$`, 'u');
+    this.full = newRe2(`^(?:${source})$`, 'u');
   }
 
   private get global(): RE2 {
-    return (this.globalRe ??= new RE2(this.source, 'gu'));
+    return (this.globalRe ??= newRe2(this.source, 'gu'));
   }
 
   private get search(): RE2 {
-    return (this.searchRe ??= new RE2(this.source, 'u'));
+    return (this.searchRe ??= newRe2(this.source, 'u'));
+  }
+
+  /**
+   * After a match ran out of wasm heap: the programs are compiled again on a fresh re2-wasm instance (the old one
+   * cannot be trusted any more). Throws what the failure was when it is not an out-of-memory error.
+   */
+  private recover(e: unknown): void {
+    if (!isOutOfWasmMemory(e)) throw e;
+    this.full = newRe2(`^(?:${this.source})$`, 'u', true);
+    this.searchRe = this.searchRe && newRe2(this.source, 'u');
+    this.globalRe = this.globalRe && newRe2(this.source, 'gu');
   }
 
   /** True when the whole input matches (RE2::FullMatch). */
   fullMatch(input: string): boolean {
-    return this.full.test(input);
+    try {
+      return this.full.test(input);
+    } catch (e) {
+      this.recover(e);
+      return this.full.test(input);
+    }
   }
 
   /** Capture groups of a full match ([0] is the whole input), or null. */
   fullMatchGroups(input: string): (string | undefined)[] | null {
-    const m = this.full.exec(input);
+    let m: ReturnType<RE2['exec']>;
+    try {
+      m = this.full.exec(input);
+    } catch (e) {
+      this.recover(e);
+      m = this.full.exec(input);
+    }
     return m === null ? null : [...m];
   }
 
   /** True when some part of the input matches (RE2::PartialMatch). */
   partialMatch(input: string): boolean {
-    return this.search.test(input);
+    try {
+      return this.search.test(input);
+    } catch (e) {
+      this.recover(e);
+      return this.search.test(input);
+    }
   }
 
   /**
