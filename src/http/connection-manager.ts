@@ -139,6 +139,35 @@ function countPushedBytes(body: Readable, add: (n: number) => void): void {
 
 type HcmState = 'active' | 'draining' | 'closed';
 
+/**
+ * The stream's formatter context (%DOWNSTREAM_REMOTE_ADDRESS%, %ROUTE_NAME%, %RESPONSE_CODE%, ...): one object per
+ * stream with a fixed shape, filled in as the stream learns its route and response (no copy per header mutation).
+ */
+export class StreamFormat implements FormatContext {
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly requestedServerName: string;
+  responseHeaders: HeaderMap | undefined = undefined;
+  responseCode: number | undefined = undefined;
+  upstreamHost: string | undefined = undefined;
+  upstreamCluster: string | undefined = undefined;
+  routeName: string | undefined = undefined;
+
+  constructor(
+    readonly remoteAddress: string,
+    conn: ConnectionInfo,
+    readonly protocol: string,
+    readonly startTimeMs: number,
+    readonly requestHeaders: HeaderMap,
+  ) {
+    this.remotePort = conn.remotePort;
+    this.localAddress = conn.localAddress;
+    this.localPort = conn.localPort;
+    this.requestedServerName = conn.sni;
+  }
+}
+
 class ActiveStream implements RouterStream {
   readonly outcome: StreamOutcome = { responseFlags: [], responseCodeDetails: '' };
   readonly isGrpc: boolean;
@@ -148,7 +177,7 @@ class ActiveStream implements RouterStream {
   upstreamCluster = '';
   responseCode = 0;
   routeName = '';
-  format!: FormatContext;
+  format!: StreamFormat;
   readonly startTimeMs = Date.now();
   /** The body the router sends upstream (request transforms applied); starts as the downstream body. */
   requestBody: Readable | null;
@@ -789,16 +818,7 @@ export class HttpConnectionManager {
     else if (c.stripMatchingHostPort) head.authority = stripPort(head.authority, conn.localPort);
     if (upgrade) head.headers.upgrade = upgrade;
 
-    s.format = {
-      remoteAddress: fwd.clientAddress,
-      remotePort: conn.remotePort,
-      localAddress: conn.localAddress,
-      localPort: conn.localPort,
-      protocol: ds.protocol,
-      startTimeMs: s.startTimeMs,
-      requestHeaders: head.headers,
-      requestedServerName: conn.sni,
-    };
+    s.format = new StreamFormat(fwd.clientAddress, conn, ds.protocol, s.startTimeMs, head.headers);
     const tracing = c.tracing;
     if (tracing) {
       const tracer = this.tracers?.tracerFor(tracing) ?? null;
@@ -865,7 +885,10 @@ export class HttpConnectionManager {
       if (decision.kind === 'redirect') headers.location = decision.location;
       const body = decision.body;
       // finalizeResponse adds content-length/content-type for a body (route engine contract).
-      decision.finalizeResponse(headers, { ...s.format, responseCode: decision.status, routeName: decision.routeName });
+      const fmt = s.format;
+      fmt.responseCode = decision.status;
+      fmt.routeName = decision.routeName;
+      decision.finalizeResponse(headers, fmt);
       if (headers['content-length'] === undefined) headers['content-length'] = String(body ? body.length : 0);
       s.decorateResponse(headers);
       if (!body || body.length === 0 || s.isHead) s.sendHeaders(decision.status, headers, true);
@@ -879,7 +902,8 @@ export class HttpConnectionManager {
       const allowed = decision.upgrades.get(upgrade) ?? c.upgrades.get(upgrade) ?? false;
       if (!allowed || !(ds instanceof H1UpgradeDownstream)) return s.localReply(LocalReply.upgradeFailed);
     }
-    decision.finalizeRequest(head, { ...s.format, routeName: decision.routeName });
+    s.format.routeName = decision.routeName;
+    decision.finalizeRequest(head, s.format);
     const cluster = decision.cluster ? this.deps.clusters.get(decision.cluster) : undefined;
     if (!cluster) return s.localReply(LocalReply.clusterNotFound, { status: decision.clusterNotFoundStatus });
     if (cluster.shouldDrop()) return s.localReply(LocalReply.dropOverload);

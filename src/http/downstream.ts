@@ -40,15 +40,40 @@ export interface Downstream {
 
 const H1_FORBIDDEN_RESPONSE = new Set(['transfer-encoding', 'connection', 'keep-alive']);
 
+const kDownstream = Symbol('meshlet.h1Downstream');
+type TaggedResponse = ServerResponse & { [kDownstream]?: H1Downstream };
+
+/** Shared listeners (no closure per request): the response carries its downstream under a symbol. */
+function onResponseFinish(this: TaggedResponse): void {
+  const ds = this[kDownstream];
+  if (ds) ds.finished = true;
+}
+
+function onResponseClose(this: TaggedResponse): void {
+  this[kDownstream]?.closed();
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  this[kDownstream]?.drained();
+}
+
 export class H1Downstream implements Downstream {
   readonly protocol: 'HTTP/1.0' | 'HTTP/1.1';
   aborted = false;
-  private finished = false;
+  /** The response was fully handed to the socket ('finish'). */
+  finished = false;
+  private hasContentLength = false;
+  private abortCb: (() => void) | null = null;
+  private doneCb: (() => void) | null = null;
+  private drainCb: (() => void) | null = null;
+  private drainCbs: (() => void)[] | null = null;
+  /** Close callbacks run in registration order, as the 'close' listeners they replace did. */
+  private abortFirst = false;
   constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse, readonly body: Readable | null) {
     this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
-    res.once('finish', () => {
-      this.finished = true;
-    });
+    (res as TaggedResponse)[kDownstream] = this;
+    res.once('finish', onResponseFinish);
+    res.once('close', onResponseClose);
   }
 
   get headersSent(): boolean {
@@ -57,12 +82,25 @@ export class H1Downstream implements Downstream {
 
   sendHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     const res = this.res;
+    // Fast path: hand the map to writeHead as is (node serialises it once); a copy only when something must go.
+    let clean = true;
     for (const k in headers) {
-      const v = headers[k];
-      if (v === undefined || H1_FORBIDDEN_RESPONSE.has(k)) continue;
-      res.setHeader(k, v);
+      if (headers[k] === undefined || H1_FORBIDDEN_RESPONSE.has(k)) {
+        clean = false;
+        break;
+      }
     }
-    res.writeHead(status);
+    let out = headers as Record<string, string | string[]>;
+    if (!clean) {
+      out = {};
+      for (const k in headers) {
+        const v = headers[k];
+        if (v === undefined || H1_FORBIDDEN_RESPONSE.has(k)) continue;
+        out[k] = v;
+      }
+    }
+    this.hasContentLength = out['content-length'] !== undefined;
+    res.writeHead(status, out);
     if (endStream) res.end();
   }
 
@@ -76,7 +114,7 @@ export class H1Downstream implements Downstream {
 
   sendTrailers(trailers: HeaderMap | null): void {
     if (this.res.writableEnded) return;
-    if (trailers && !this.res.getHeader('content-length')) {
+    if (trailers && !this.hasContentLength) {
       const t: Record<string, string> = {};
       for (const k in trailers) {
         const v = trailers[k];
@@ -93,20 +131,58 @@ export class H1Downstream implements Downstream {
   }
 
   onDrain(cb: () => void): void {
-    this.res.on('drain', cb);
+    if (this.drainCb === null && this.drainCbs === null) {
+      this.drainCb = cb;
+      this.res.on('drain', onResponseDrain);
+    } else (this.drainCbs ??= []).push(cb);
+  }
+
+  /** @internal the response emitted 'drain'. */
+  drained(): void {
+    this.drainCb?.();
+    const more = this.drainCbs;
+    if (more) for (const cb of more) cb();
   }
 
   onAbort(cb: () => void): void {
-    this.res.once('close', () => {
-      if (!this.finished) {
-        this.aborted = true;
-        cb();
-      }
-    });
+    if (this.abortCb === null) {
+      this.abortCb = cb;
+      this.abortFirst = this.doneCb === null;
+      return;
+    }
+    const prev = this.abortCb;
+    this.abortCb = () => {
+      prev();
+      cb();
+    };
   }
 
   onDone(cb: () => void): void {
-    this.res.once('close', cb);
+    if (this.doneCb === null) {
+      this.doneCb = cb;
+      return;
+    }
+    const prev = this.doneCb;
+    this.doneCb = () => {
+      prev();
+      cb();
+    };
+  }
+
+  /** @internal the response closed: an abort when it had not finished, then done. */
+  closed(): void {
+    const a = this.finished ? null : this.abortCb;
+    const d = this.doneCb;
+    this.abortCb = null;
+    this.doneCb = null;
+    if (!this.finished) this.aborted = true;
+    if (this.abortFirst) {
+      a?.();
+      d?.();
+    } else {
+      d?.();
+      a?.();
+    }
   }
 
   closeConnectionAfter(): void {

@@ -64,6 +64,15 @@ export function retriableFailure(p: RetryPolicy, kind: UpstreamFailure['kind'] |
   return false;
 }
 
+/** FormatContext whose response-side fields the router sets (one object per stream, no copy per response). */
+export interface MutableFormatContext extends FormatContext {
+  responseHeaders?: HeaderMap;
+  responseCode?: number;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  routeName?: string;
+}
+
 export interface RouterStream extends LocalReplyTarget {
   readonly downstream: Downstream;
   /** The request body to send upstream (the downstream body after request filters' transforms), or null. */
@@ -80,7 +89,8 @@ export interface RouterStream extends LocalReplyTarget {
   /** Upstream request → response headers of the attempt that answered, ms (-1 until then). */
   upstreamServiceTimeMs: number;
   readonly head: RequestHead;
-  readonly format: FormatContext;
+  /** The stream's formatter context; the router fills in the response fields before response mutations run. */
+  readonly format: MutableFormatContext;
   readonly suppressEnvoyHeaders: boolean;
   /** Applies HCM-level response headers (server, x-request-id) — after route mutations. */
   decorateResponse(headers: HeaderMap): void;
@@ -349,7 +359,12 @@ export class RouterRequest implements UpstreamResponseHandler {
     if (this.retryStatusFlag) s.outcome.responseFlags.push(ResponseFlag.UpstreamRetryLimitExceeded);
     stripHopByHop(headers, false);
     if (!s.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(Date.now() - this.attemptStart);
-    this.decision.finalizeResponse(headers, { ...s.format, responseHeaders: headers, responseCode: status, upstreamHost: s.upstreamHost, upstreamCluster: s.upstreamCluster });
+    const fmt = s.format;
+    fmt.responseHeaders = headers;
+    fmt.responseCode = status;
+    fmt.upstreamHost = s.upstreamHost;
+    fmt.upstreamCluster = s.upstreamCluster;
+    this.decision.finalizeResponse(headers, fmt);
     s.decorateResponse(headers);
     const sc = this.deps.setCookie;
     if (sc !== undefined) {
@@ -410,7 +425,10 @@ export class RouterRequest implements UpstreamResponseHandler {
     this.clearTimers();
     this.finished = true;
     this.releaseRetry();
-    this.decision.finalizeResponse(headers, { ...s.format, responseHeaders: headers, responseCode: status });
+    const fmt = s.format;
+    fmt.responseHeaders = headers;
+    fmt.responseCode = status;
+    this.decision.finalizeResponse(headers, fmt);
     s.decorateResponse(headers);
     if (ds.upgradeSocket) ds.upgradeSocket(status, headers, socket);
     else socket.destroy();

@@ -157,12 +157,30 @@ class WeightedEntry {
 
 const enum PathKind { Prefix, Path, Regex, Separated, Template }
 
+/**
+ * The literal text every full match of `pattern` must start with ('' when unknown), so a path that cannot match is
+ * rejected without calling into the regex engine. Conservative: only plain characters after an optional '^', none
+ * when the pattern has an alternation anywhere, and a character followed by a quantifier is not required.
+ */
+export function regexLiteralPrefix(pattern: string): string {
+  if (pattern.includes('|')) return '';
+  let i = pattern.charCodeAt(0) === 94 /* ^ */ ? 1 : 0;
+  const start = i;
+  while (i < pattern.length && /[A-Za-z0-9/_-]/.test(pattern[i])) i++;
+  let end = i;
+  const next = pattern[i];
+  if (end > start && (next === '*' || next === '+' || next === '?' || next === '{')) end--;
+  return pattern.slice(start, end);
+}
+
 class CompiledRoute {
   readonly name: string;
   private readonly pathKind: PathKind;
   private readonly value: string;
   private readonly caseSensitive: boolean;
   private readonly regex: CompiledRegex | null;
+  /** Literal start of every path the regex can match ('' = none known): checked before the regex engine runs. */
+  private readonly regexPrefix: string;
   private readonly templateVars: readonly string[];
   private readonly headers: readonly HeaderMatcher[] | null;
   private readonly query: readonly QueryParameterMatcher[] | null;
@@ -192,6 +210,7 @@ class CompiledRoute {
     this.name = config.name;
     this.caseSensitive = m.caseSensitive;
     this.regex = null;
+    this.regexPrefix = '';
     this.templateVars = [];
     switch (m.kind) {
       case 'prefix': this.pathKind = PathKind.Prefix; break;
@@ -200,6 +219,7 @@ class CompiledRoute {
       case 'safe_regex':
         this.pathKind = PathKind.Regex;
         this.regex = mustRegex(m.value);
+        this.regexPrefix = regexLiteralPrefix(m.value);
         break;
       case 'uri_template': {
         this.pathKind = PathKind.Template;
@@ -284,7 +304,11 @@ class CompiledRoute {
         const p = this.caseSensitive ? rs.pathOnly : rs.lowerPath;
         return p.startsWith(v) && (p.length === v.length || p.charCodeAt(v.length) === 47);
       }
-      default: return this.regex!.fullMatch(rs.pathOnly);
+      default: {
+        const pre = this.regexPrefix;
+        if (pre !== '' && !rs.pathOnly.startsWith(pre)) return false;
+        return this.regex!.fullMatch(rs.pathOnly);
+      }
     }
   }
 
