@@ -3,7 +3,7 @@
 // GET on them answers 400 without doing anything.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RE2 } from 're2-wasm';
+import { compileRegex as compileRe2 } from '../common/regex.js';
 import { buildInfo } from '../bootstrap/version.js';
 import type { AdminDeps } from './admin-deps.js';
 import { buildConfigDump } from './config-dump.js';
@@ -38,12 +38,11 @@ function json(v: unknown, status = 200): Reply {
 }
 
 function compileRegex(pattern: string): ((s: string) => boolean) | string {
-  try {
-    const re = new RE2(pattern, 'u');
-    return (s: string) => re.test(s);
-  } catch (e) {
-    return `invalid regex ${JSON.stringify(pattern)}: ${(e as Error).message}`;
-  }
+  // name_regex / filter are partial matches (Envoy uses RE2::PartialMatch here).
+  const r = compileRe2(pattern);
+  if (!r.ok) return `invalid regex ${JSON.stringify(pattern)}: ${r.error}`;
+  const re = r.regex;
+  return (s: string) => re.partialMatch(s);
 }
 
 function formatDurationS(ms: number): string {

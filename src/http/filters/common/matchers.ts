@@ -1,7 +1,7 @@
 // http/filters/common: compiles the Envoy matcher messages HTTP filters share (StringMatcher, HeaderMatcher,
 // PathMatcher, CidrRange, FractionalPercent, HeaderValueOption) once at config time into small predicates.
 import { isIP } from 'node:net';
-import { RE2 } from 're2-wasm';
+import { compileRegex as compileRe2, type CompiledRegex } from '../../../common/regex.js';
 import type { Issues } from '../../../common/validation.js';
 import type { HeaderMap, RequestHead } from '../../../common/headers.js';
 import { joinedHeader } from '../../../common/headers.js';
@@ -22,14 +22,14 @@ export function rejectUnknown(raw: Obj, known: readonly string[], issues: Issues
   }
 }
 
-/** Compiles a regex with RE2 (linear time), anchored for a full match as Envoy's safe_regex does. */
-export function compileRegex(pattern: string, issues: Issues, ignoreCase = false): RE2 | null {
-  try {
-    return new RE2(`^(?:${pattern})$`, ignoreCase ? 'iu' : 'u');
-  } catch (e) {
-    issues.error(`invalid RE2 regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
+/** Compiles a regex with RE2 (linear time) through the shared pool, for a full match as Envoy's safe_regex does. */
+export function compileRegex(pattern: string, issues: Issues, ignoreCase = false): CompiledRegex | null {
+  const r = compileRe2(ignoreCase ? `(?i:${pattern})` : pattern);
+  if (!r.ok) {
+    issues.error(`invalid RE2 regex ${JSON.stringify(pattern)}: ${r.error}`);
     return null;
   }
+  return r.regex;
 }
 
 function regexMatcher(raw: unknown, issues: Issues, ignoreCase = false): StringPredicate {
@@ -40,7 +40,7 @@ function regexMatcher(raw: unknown, issues: Issues, ignoreCase = false): StringP
     return () => false;
   }
   const re = compileRegex(o.regex, issues.at('regex'), ignoreCase);
-  return re ? (s) => re.test(s) : () => false;
+  return re ? (s) => re.fullMatch(s) : () => false;
 }
 
 /** envoy.type.matcher.v3.StringMatcher. */
