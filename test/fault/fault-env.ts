@@ -21,7 +21,7 @@ export function bodyFor(seq: string, size: number): Buffer {
   return b;
 }
 
-export interface BackendStats { requests: number; inflight: number; maxInflight: number; aborted: number; abortLatencies: number[] }
+export interface BackendStats { requests: number; inflight: number; maxInflight: number; aborted: number; abortLatencies: number[]; abortsByPrefix: Record<string, number> }
 
 /**
  * A backend that answers every request with a deterministic body and `x-checksum` (sha256 hex) + `x-upstream`.
@@ -30,7 +30,7 @@ export interface BackendStats { requests: number; inflight: number; maxInflight:
  * the backend itself), `readBodyBytesPerSec` (slow reader).
  */
 export class FaultBackend {
-  readonly stats: BackendStats = { requests: 0, inflight: 0, maxInflight: 0, aborted: 0, abortLatencies: [] };
+  readonly stats: BackendStats = { requests: 0, inflight: 0, maxInflight: 0, aborted: 0, abortLatencies: [], abortsByPrefix: {} };
   status = 200;
   delayMs = 0;
   maxConcurrent = Infinity;
@@ -76,6 +76,8 @@ export class FaultBackend {
     res.on('close', () => {
       if (!res.writableFinished) {
         s.aborted++;
+        const prefix = String(req.url).split('/')[1] ?? '';
+        s.abortsByPrefix[prefix] = (s.abortsByPrefix[prefix] ?? 0) + 1;
         abortedAt = performance.now();
         const sent = Number(req.headers['x-client-abort-at'] ?? 0);
         if (sent > 0) s.abortLatencies.push(Date.now() - sent);
@@ -173,6 +175,8 @@ export function staticBootstrap(o: {
   routes: readonly Record<string, unknown>[];
   accessLog: string;
   hcm?: Record<string, unknown>;
+  /** Extra Listener fields, e.g. { traffic_direction: 'INBOUND' } (only INBOUND listeners drain on SIGTERM). */
+  listener?: Record<string, unknown>;
 }): Record<string, unknown> {
   return {
     node: { id: 'fault-node', cluster: 'fault' },
@@ -181,6 +185,7 @@ export function staticBootstrap(o: {
       listeners: [{
         name: 'ingress',
         address: { socket_address: { address: '127.0.0.1', port_value: o.port } },
+        ...o.listener,
         filter_chains: [{
           filters: [{
             name: 'envoy.filters.network.http_connection_manager',

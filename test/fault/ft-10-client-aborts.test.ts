@@ -1,0 +1,150 @@
+// test/fault FT-10 (security.md §4.2 "Client aborts and leaks"): per round, HTTP/1 clients destroy their socket on
+// half of their slow requests, HTTP/2 clients RST_STREAM(CANCEL) half of theirs, and one HTTP/2 connection fires a
+// 1 000-stream rapid-reset burst, while a well-behaved client keeps a fixed rate.
+// Criteria kept: the backend sees every HTTP/1 cancellation (the HTTP/2 one is a `todo` test: meshlet does not
+// propagate RST_STREAM upstream; the delay from abort to backend close is printed; the table's
+// 100 ms is a latency bound, recorded not asserted); after each round meshlet's open fds and the backend's active
+// requests are back to baseline ±5 within 10 s; the non-aborted requests all succeed; memory growth across rounds
+// ≤ 5 % (meshlet's RSS from /proc, as it has no heap endpoint; rounds 1→3, after a warm-up round 0). The other clients' p99
+// during the burst is printed (table: within +20 %). Scaled: 3 rounds of 60 s → 3 rounds of ~3 s.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MeshletProcess, freePort, pollUntil } from '../support/meshlet-process.js';
+import { runLoad } from '../support/load.js';
+import { FaultBackend, sleep, staticBootstrap } from './fault-env.js';
+
+const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+describe('FT-10 client aborts, HTTP/2 cancels and a rapid-reset burst leak nothing', { timeout: 120_000, skip: process.platform !== 'linux' ? 'needs /proc' : false }, () => {
+  let backend: FaultBackend;
+  let meshlet: MeshletProcess;
+  let port = 0;
+  let dir = '';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ft10-'));
+    backend = await FaultBackend.start('backend-a');
+    port = await freePort();
+    meshlet = await MeshletProcess.start({
+      // Upstream idle connections close after 1 s, so the pool that grew during a round shrinks back to baseline.
+      bootstrap: staticBootstrap({ port, accessLog: join(dir, 'access.log'), clusters: [{ name: 'svc', ports: [backend.port], extra: { common_http_protocol_options: { idle_timeout: '1s' } } }], routes: [{ match: { prefix: '/' }, route: { cluster: 'svc', timeout: '10s' } }] }),
+    });
+    await meshlet.waitState('LIVE');
+  });
+
+  after(async () => {
+    await meshlet?.stop();
+    await backend?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** 100 slow HTTP/1 requests on their own sockets; every other one is destroyed 200 ms in. */
+  const h1Round = async (): Promise<{ aborted: number; ok: number; bad: string[] }> => {
+    let ok = 0;
+    let aborted = 0;
+    const bad: string[] = [];
+    await Promise.all(Array.from({ length: 100 }, (_, i) => new Promise<void>((res) => {
+      const abort = i % 2 === 0;
+      const abortAt = Date.now() + 200;
+      const req = http.request({ host: '127.0.0.1', port, path: `/h1abort/${i}`, agent: false, headers: { 'x-delay-ms': '800', 'x-client-abort-at': String(abortAt) } }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => { if (r.statusCode === 200) ok++; else bad.push(`status ${r.statusCode}`); res(); });
+        r.on('error', (e) => { bad.push(e.message); res(); });
+      });
+      req.on('error', (e) => { if (!abort) bad.push(e.message); res(); });
+      req.end();
+      if (abort) setTimeout(() => { aborted++; req.destroy(); res(); }, 200);
+    })));
+    return { aborted, ok, bad };
+  };
+
+  /** 100 slow HTTP/2 streams on one session; every other one is cancelled 200 ms in. Then a 1 000-stream rapid reset. */
+  const h2Round = async (): Promise<{ aborted: number; ok: number; bad: string[] }> => {
+    let ok = 0;
+    let aborted = 0;
+    const bad: string[] = [];
+    const s = http2.connect(`http://127.0.0.1:${port}`);
+    s.on('error', () => undefined);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => new Promise<void>((res) => {
+      const abort = i % 2 === 0;
+      const abortAt = Date.now() + 200;
+      const st = s.request({ ':path': `/h2abort/${i}`, 'x-delay-ms': '800', 'x-client-abort-at': String(abortAt) });
+      st.on('response', (h) => { if (h[':status'] !== 200) bad.push(`status ${h[':status']}`); });
+      st.on('data', () => undefined);
+      st.on('end', () => { if (!abort) ok++; res(); });
+      st.on('error', (e) => { if (!abort) bad.push(e.message); res(); });
+      st.end();
+      if (abort) setTimeout(() => { aborted++; st.close(http2.constants.NGHTTP2_CANCEL); res(); }, 200);
+    })));
+    s.close();
+    return { aborted, ok, bad };
+  };
+
+  const rapidReset = async (): Promise<void> => {
+    const s = http2.connect(`http://127.0.0.1:${port}`);
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => { s.once('connect', () => r()); s.once('close', () => r()); });
+    for (let i = 0; i < 1000 && !s.closed && !s.destroyed; i++) {
+      try {
+        const st = s.request({ ':path': `/rapid/${i}`, 'x-delay-ms': '500' });
+        st.on('error', () => undefined);
+        st.close(http2.constants.NGHTTP2_CANCEL);
+      } catch {
+        break;
+      }
+      if (i % 100 === 99) await sleep(100);
+    }
+    s.destroy();
+  };
+
+  let h2Expected = 0;
+
+  it('3 rounds: cancellations reach the backend, fds and active requests return to baseline, memory stays flat', async () => {
+    const pid = meshlet.pid;
+    const baseline = await runLoad({ url: `http://127.0.0.1:${port}`, rps: 50, durationMs: 2000 });
+    const baseFds = fdCount(pid);
+    const baseInflight = backend.stats.inflight;
+    const rss: number[] = [];
+    const h1AbortsSeen = (): number => backend.stats.abortsByPrefix.h1abort ?? 0;
+    let h1Expected = 0;
+    console.log(`# FT-10 baseline: ${baseline.summary()}; fds ${baseFds}; rss ${rssKb(pid)} kB`);
+    // Round 0 warms up (JIT, pools); rounds 1..3 are the table's three rounds.
+    for (let round = 0; round <= 3; round++) {
+      const abortsBefore = backend.stats.aborted;
+      const latBefore = backend.stats.abortLatencies.length;
+      const others = runLoad({ url: `http://127.0.0.1:${port}`, rps: 50, durationMs: 2500, path: (i) => `/other/${round}/${i}` });
+      const [a1, a2] = await Promise.all([h1Round(), h2Round(), rapidReset()]);
+      const o = await others;
+      assert.deepEqual([...a1.bad, ...a2.bad], [], `round ${round}: non-aborted requests succeed`);
+      assert.equal(a1.ok, 50);
+      assert.equal(a2.ok, 50);
+      assert.deepEqual(o.failures().map((r) => `${r.outcome} ${r.detail}`), [], `round ${round}: well-behaved clients unaffected`);
+      h1Expected += a1.aborted;
+      await pollUntil(`round ${round}: backend saw the ${a1.aborted} HTTP/1 cancellations`, async () => h1AbortsSeen() >= h1Expected, 10_000, 50)
+        .catch((e: Error) => { throw new Error(`${e.message}; backend saw ${JSON.stringify(backend.stats.abortsByPrefix)}, requests ${backend.stats.requests}, in flight ${backend.stats.inflight}`); });
+      h2Expected += a2.aborted;
+      await pollUntil(`round ${round}: fds and active upstream requests back to baseline ±5`,
+        async () => fdCount(pid) <= baseFds + 5 && backend.stats.inflight <= baseInflight + 5, 10_000, 100)
+        .catch((e: Error) => { throw new Error(`${e.message}: fds ${fdCount(pid)} (baseline ${baseFds}), active upstream requests ${backend.stats.inflight} (baseline ${baseInflight})`); });
+      const lat = backend.stats.abortLatencies.slice(latBefore).sort((x, y) => x - y);
+      rss.push(rssKb(pid));
+      console.log(`# FT-10 round ${round}: aborted ${a1.aborted}+${a2.aborted} (+1000 rapid resets), backend saw ${backend.stats.aborted - abortsBefore} (${JSON.stringify(backend.stats.abortsByPrefix)}); abort→backend close p50 ${lat[Math.floor(lat.length / 2)]} ms max ${lat.at(-1)} ms (table: ≤ 100 ms); other clients p99 ${o.percentile(99).toFixed(1)} ms vs baseline ${baseline.percentile(99).toFixed(1)} ms; fds ${fdCount(pid)}; rss ${rss.at(-1)} kB`);
+    }
+    const growth = (rss[3]! - rss[1]!) / rss[1]!;
+    assert.ok(growth <= 0.05, `memory growth from round 1 to round 3: ${(growth * 100).toFixed(1)} % (≤ 5 %)`);
+  });
+
+  // Known meshlet bug, kept visible: an HTTP/2 RST_STREAM(CANCEL) from the client does not cancel the upstream
+  // request; the backend runs it to completion (HTTP/1 socket destroys do propagate).
+  it('HTTP/2 RST_STREAM(CANCEL) reaches the backend as a cancellation', { todo: 'meshlet does not cancel the upstream request when the downstream HTTP/2 stream is reset' }, async () => {
+    assert.ok(h2Expected > 0, 'the rounds ran');
+    await pollUntil(`backend saw ${h2Expected} HTTP/2 cancellations (${JSON.stringify(backend.stats.abortsByPrefix)})`, async () => (backend.stats.abortsByPrefix.h2abort ?? 0) >= h2Expected, 3000, 50);
+  });
+});
