@@ -2,9 +2,9 @@
 // when the node metadata says Istio. Workload labels come from this proxy's node metadata (reporter "source" on
 // OUTBOUND listeners, "destination" on INBOUND); peer labels need metadata exchange, which meshlet does not do yet,
 // so they are "unknown". Label children are cached per (stat_prefix, cluster, code, flags, protocol).
-import { Counter, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { Metrics } from './metrics.js';
-import { ENVOY_BUCKETS_MS } from './metrics.js';
+import { ENVOY_BUCKETS_MS, bindCounter, bindHistogram } from './metrics.js';
 import type { StatsInclusion } from './stream-metrics.js';
 
 type Obj = Readonly<Record<string, unknown>>;
@@ -81,11 +81,11 @@ export class IstioMetrics {
     const keep = (n: string): boolean => !include || include(n) || include('istio');
     this.requests = keep('istio_requests_total')
       ? ((reg.getSingleMetric('istio_requests_total') as Counter<string> | undefined) ??
-        new Counter({ name: 'istio_requests_total', help: 'Requests processed by an Istio proxy', labelNames: [...ISTIO_LABELS], registers: [reg] }))
+        metrics.promCounter({ name: 'istio_requests_total', help: 'Requests processed by an Istio proxy', labelNames: ISTIO_LABELS }))
       : null;
     this.duration = keep('istio_request_duration_milliseconds')
       ? ((reg.getSingleMetric('istio_request_duration_milliseconds') as Histogram<string> | undefined) ??
-        new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration (ms)', labelNames: [...ISTIO_LABELS], buckets: [...ENVOY_BUCKETS_MS], registers: [reg] }))
+        metrics.promHistogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration (ms)', labelNames: ISTIO_LABELS, buckets: ENVOY_BUCKETS_MS }))
       : null;
   }
 
@@ -132,8 +132,8 @@ export class IstioMetrics {
     let b = this.children.get(key);
     if (!b) {
       const l = this.labels(s, inbound);
-      const c = this.requests?.labels(l);
-      const h = this.duration?.labels(l);
+      const c = this.requests ? bindCounter(this.requests, l) : null;
+      const h = this.duration ? bindHistogram(this.duration, l) : null;
       b = { inc: () => c?.inc(), observe: (v) => h?.observe(v) };
       if (this.children.size < 10_000) this.children.set(key, b);
     }

@@ -95,8 +95,39 @@ export class Metrics {
     const p = this.declare(def);
     const existing = this.registry.getSingleMetric(p.promName);
     if (existing) return existing as Counter<string>;
-    const cfg: CounterConfiguration<string> = { name: p.promName, help: def.help, labelNames: p.labels, registers: [this.registry] };
-    return new Counter(cfg);
+    return this.promCounter({ name: p.promName, help: def.help, labelNames: p.labels });
+  }
+
+  /**
+   * A prom-client counter whose bound children (bindCounter) count in plain numbers and are folded into prom-client
+   * only at scrape time (collect hook): no label validation or hashing per increment.
+   */
+  promCounter(cfg: { readonly name: string; readonly help: string; readonly labelNames: readonly string[] }): Counter<string> {
+    const locals = new Map<string, LocalCounter>();
+    const c: Counter<string> = new Counter({
+      name: cfg.name,
+      help: cfg.help,
+      labelNames: [...cfg.labelNames],
+      registers: [this.registry],
+      collect(this: Counter<string>) { flushCounters(this, locals); },
+    } satisfies CounterConfiguration<string>);
+    COUNTER_LOCALS.set(c, locals);
+    return c;
+  }
+
+  /** A prom-client histogram whose bound children (bindHistogram) fill local bucket arrays, folded in at scrape time. */
+  promHistogram(cfg: { readonly name: string; readonly help: string; readonly labelNames: readonly string[]; readonly buckets?: readonly number[] }): Histogram<string> {
+    const locals = new Map<string, LocalHistogram>();
+    const h: Histogram<string> = new Histogram({
+      name: cfg.name,
+      help: cfg.help,
+      labelNames: [...cfg.labelNames],
+      buckets: [...(cfg.buckets ?? ENVOY_BUCKETS_MS)],
+      registers: [this.registry],
+      collect(this: Histogram<string>) { flushHistograms(this, locals); },
+    });
+    HISTOGRAM_LOCALS.set(h, locals);
+    return h;
   }
 
   /** Declares a gauge; `collect` (if given) refreshes it at scrape time. */
@@ -117,7 +148,7 @@ export class Metrics {
     const p = this.declare(def);
     const existing = this.registry.getSingleMetric(p.promName);
     if (existing) return existing as Histogram<string>;
-    return new Histogram({ name: p.promName, help: def.help, labelNames: p.labels, buckets: [...buckets], registers: [this.registry] });
+    return this.promHistogram({ name: p.promName, help: def.help, labelNames: p.labels, buckets });
   }
 
   /** Prometheus text exposition (0.0.4) for /stats/prometheus. */
@@ -186,14 +217,122 @@ function renderStatName(p: ParsedStat, labels: Record<string, string | number>):
   return extra.length ? `${name}{${extra.map(([k, v]) => `${k}="${v}"`).join(',')}}` : name;
 }
 
+/** The series key prom-client uses for a label set (its hashObject over the sorted label names). */
+function seriesKey(metric: Counter<string> | Histogram<string>, labels: LabelValues): string {
+  // Same check prom-client's labels() makes, once at bind time instead of per increment.
+  const names = (metric as unknown as { labelNames: readonly string[] }).labelNames;
+  for (const k of Object.keys(labels)) if (!names.includes(k)) throw new Error(`Added label "${k}" is not included in initial labelset: ${JSON.stringify(names)}`);
+  const keys = Object.keys(labels).sort();
+  let k = '';
+  for (const key of keys) if (labels[key] !== undefined) k += `${key}:${labels[key]},`;
+  return k;
+}
+
+/** A bound counter child: a plain number, folded into prom-client by the counter's collect hook. */
+class LocalCounter implements BoundCounter {
+  pending = 0;
+  /** inc() was called (even inc(0)): the series shows at scrape time, as a prom-client child would. */
+  touched = false;
+  constructor(readonly labels: LabelValues) {}
+  inc(n = 1): void {
+    this.pending += n;
+    this.touched = true;
+  }
+}
+
+/** A bound histogram child: bucket counts (one slot per bound plus overflow), sum and count. */
+class LocalHistogram implements BoundHistogram {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(readonly labels: LabelValues, readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+  observe(v: number): void {
+    if (!Number.isFinite(v)) return;
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+const COUNTER_LOCALS = new WeakMap<Counter<string>, Map<string, LocalCounter>>();
+const HISTOGRAM_LOCALS = new WeakMap<Histogram<string>, Map<string, LocalHistogram>>();
+
+function flushCounters(c: Counter<string>, locals: Map<string, LocalCounter>): void {
+  for (const l of locals.values()) {
+    if (!l.touched) continue;
+    const n = l.pending;
+    l.pending = 0;
+    if (Object.keys(l.labels).length) c.inc(l.labels, n);
+    else c.inc(n);
+  }
+}
+
+interface PromHistogramEntry {
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+function flushHistograms(h: Histogram<string>, locals: Map<string, LocalHistogram>): void {
+  // prom-client has no bulk-add API: the per-series entry (labels, bucketValues keyed by bound, sum, count) is
+  // updated in place, as its own observe() does.
+  const map = (h as unknown as { hashMap: Record<string, PromHistogramEntry | undefined> }).hashMap;
+  for (const [key, l] of locals) {
+    if (l.count === 0) continue;
+    let e = map[key];
+    if (!e) {
+      h.zero({ ...l.labels });
+      e = map[key];
+      if (!e) continue;
+    }
+    const b = l.bounds;
+    for (let i = 0; i < b.length; i++) {
+      const n = l.counts[i];
+      if (n) e.bucketValues[b[i]] = (e.bucketValues[b[i]] ?? 0) + n;
+    }
+    e.sum += l.sum;
+    e.count += l.count;
+    l.counts.fill(0);
+    l.sum = 0;
+    l.count = 0;
+  }
+}
+
+/**
+ * Binds a counter child. Counters made by Metrics give a local plain-number child (one per label set, shared by
+ * every bind of the same labels); others a prom-client child.
+ */
 export function bindCounter(c: Counter<string>, labels: LabelValues = {}): BoundCounter {
-  return Object.keys(labels).length ? c.labels(labels) : c;
+  const locals = COUNTER_LOCALS.get(c);
+  if (!locals) return Object.keys(labels).length ? c.labels(labels) : c;
+  const key = seriesKey(c, labels);
+  let l = locals.get(key);
+  if (!l) {
+    l = new LocalCounter({ ...labels });
+    locals.set(key, l);
+  }
+  return l;
 }
 export function bindGauge(g: Gauge<string>, labels: LabelValues = {}): BoundGauge {
   return Object.keys(labels).length ? g.labels(labels) : g;
 }
+/** Binds a histogram child (local bucket array for histograms made by Metrics; the series shows from the bind on). */
 export function bindHistogram(h: Histogram<string>, labels: LabelValues = {}): BoundHistogram {
-  return Object.keys(labels).length ? h.labels(labels) : h;
+  const locals = HISTOGRAM_LOCALS.get(h);
+  if (!locals) return Object.keys(labels).length ? h.labels(labels) : h;
+  const key = seriesKey(h, labels);
+  let l = locals.get(key);
+  if (!l) {
+    const bounds = (h as unknown as { upperBounds: number[] }).upperBounds;
+    l = new LocalHistogram({ ...labels }, bounds);
+    locals.set(key, l);
+  }
+  return l;
 }
 
 /** Envoy's server.state values. */
