@@ -107,42 +107,86 @@ function withPort(addr: string, port: number): string {
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
-/** Formats epoch ms with a strftime subset (%Y %m %d %H %M %S %E3S %f %s %z %%), UTC. Default: ISO-8601 with ms. */
-export function formatStartTime(ms: number, fmt: string | undefined): string {
-  const d = new Date(ms);
-  if (!fmt) return d.toISOString();
-  let out = '';
-  for (let i = 0; i < fmt.length; i++) {
-    const c = fmt[i];
-    if (c !== '%') {
-      out += c;
+type SecondToken = (d: Date, sec: number) => string;
+
+const SECOND_TOKENS: Readonly<Record<string, SecondToken>> = {
+  Y: (d) => String(d.getUTCFullYear()),
+  m: (d) => pad(d.getUTCMonth() + 1),
+  d: (d) => pad(d.getUTCDate()),
+  H: (d) => pad(d.getUTCHours()),
+  M: (d) => pad(d.getUTCMinutes()),
+  S: (d) => pad(d.getUTCSeconds()),
+  s: (_d, sec) => String(sec),
+};
+
+/** The ISO-8601 default (what Envoy prints without a format): `%Y-%m-%dT%H:%M:%E3SZ`. */
+const DEFAULT_START_TIME_FORMAT = '%Y-%m-%dT%H:%M:%E3SZ';
+
+/** Nine fractional-second digits of epoch ms (sub-ms digits from a fractional ms value). */
+function fraction9(ms: number): string {
+  const whole = Math.floor(ms);
+  const subMs = Math.min(999_999, Math.round((ms - whole) * 1e6));
+  return String((((whole % 1000) + 1000) % 1000) * 1_000_000 + subMs).padStart(9, '0');
+}
+
+/**
+ * Compiles a strftime subset (%Y %m %d %H %M %S %s %z %% %E<n>S, and fractional seconds %f = 9 digits, %<n>f = n
+ * digits, as Envoy), UTC, into a formatter. Everything but the fractional digits is rendered once per second and
+ * reused; the last result is reused within the same millisecond — no Date object per call.
+ */
+export function compileStartTimeFormat(fmt: string | undefined): (ms: number) => string {
+  const f = fmt || DEFAULT_START_TIME_FORMAT;
+  // pieces[k] (static per second) are interleaved with fractions[k] (digit counts): p0 f0 p1 f1 … pn.
+  const parts: (string | SecondToken)[][] = [[]];
+  const fractions: number[] = [];
+  const lit = (x: string): void => { parts[parts.length - 1].push(x); };
+  const frac = (digits: number): void => { fractions.push(digits); parts.push([]); };
+  for (let i = 0; i < f.length; i++) {
+    const c = f[i];
+    if (c !== '%') { lit(c); continue; }
+    const n = f[++i];
+    if (n === undefined) { lit('%'); break; }
+    const tok = SECOND_TOKENS[n];
+    if (tok) { parts[parts.length - 1].push(tok); continue; }
+    if (n === 'z') { lit('+0000'); continue; }
+    if (n === '%') { lit('%'); continue; }
+    if (n === 'f') { frac(9); continue; }
+    if (n >= '1' && n <= '9' && f[i + 1] === 'f') { frac(Number(n)); i++; continue; }
+    if (n === 'E' && f[i + 1] >= '0' && f[i + 1] <= '9' && f[i + 2] === 'S') {
+      const digits = Number(f[i + 1]);
+      parts[parts.length - 1].push(SECOND_TOKENS.S);
+      if (digits > 0) { lit('.'); frac(digits); }
+      i += 2;
       continue;
     }
-    const n = fmt[++i];
-    switch (n) {
-      case 'Y': out += d.getUTCFullYear(); break;
-      case 'm': out += pad(d.getUTCMonth() + 1); break;
-      case 'd': out += pad(d.getUTCDate()); break;
-      case 'H': out += pad(d.getUTCHours()); break;
-      case 'M': out += pad(d.getUTCMinutes()); break;
-      case 'S': out += pad(d.getUTCSeconds()); break;
-      case 's': out += Math.floor(ms / 1000); break;
-      case 'z': out += '+0000'; break;
-      case '%': out += '%'; break;
-      case 'E': {
-        const m = /^(\d)S/.exec(fmt.slice(i + 1));
-        if (m) {
-          const digits = Number(m[1]);
-          out += pad(d.getUTCSeconds()) + (digits > 0 ? '.' + String(ms % 1000).padStart(3, '0').padEnd(digits, '0').slice(0, digits) : '');
-          i += 2;
-        } else out += '%E';
-        break;
-      }
-      case 'f': out += String(ms % 1000).padStart(3, '0') + '000000'; break;
-      default: out += '%' + (n ?? '');
-    }
+    lit('%' + n);
   }
-  return out;
+  let lastSec = NaN;
+  let pieces: string[] = [];
+  let lastMs = NaN;
+  let lastOut = '';
+  return (ms: number): string => {
+    if (ms === lastMs) return lastOut;
+    const sec = Math.floor(ms / 1000);
+    if (sec !== lastSec) {
+      const d = new Date(sec * 1000);
+      pieces = parts.map((ps) => ps.map((p) => (typeof p === 'string' ? p : p(d, sec))).join(''));
+      lastSec = sec;
+    }
+    let out = pieces[0];
+    if (fractions.length) {
+      const f9 = fraction9(ms);
+      for (let k = 0; k < fractions.length; k++) out += f9.slice(0, fractions[k]) + pieces[k + 1];
+    }
+    lastMs = ms;
+    lastOut = out;
+    return out;
+  };
+}
+
+/** Formats epoch ms with the START_TIME strftime subset (see compileStartTimeFormat), UTC. Default: ISO-8601 with ms. */
+export function formatStartTime(ms: number, fmt: string | undefined): string {
+  return compileStartTimeFormat(fmt)(ms);
 }
 
 const simple = (fn: (i: FormatInput) => string | undefined): OperatorFactory => (_arg, max) => new FnOperator(fn, max);
@@ -169,7 +213,10 @@ export const BUILTIN_OPERATORS: ReadonlyMap<string, OperatorFactory> = new Map<s
     const h = hostname();
     return new FnOperator(() => h, undefined);
   }],
-  ['START_TIME', (arg, max) => new FnOperator((i) => formatStartTime(i.startTimeMs, arg), max)],
+  ['START_TIME', (arg, max) => {
+    const format = compileStartTimeFormat(arg);
+    return new FnOperator((i) => format(i.startTimeMs), max);
+  }],
 ]);
 
 function headerFactory(response: boolean, arg: string | undefined, max: number | undefined): FormatOperator | string {
