@@ -41,6 +41,11 @@ export type FormatPart = string | FormatOperator;
 export class SubstitutionFormat {
   constructor(readonly source: string, private readonly parts: readonly FormatPart[], readonly constant: boolean) {}
 
+  /** Whether rendering reads request/response headers (%REQ / %RESP): its value depends on the header state. */
+  get readsHeaders(): boolean {
+    return this.parts.some((p) => p instanceof HeaderOperator);
+  }
+
   /** Renders the format; `missing` replaces operators without a value ('' for headers, '-' for access logs). */
   render(input: FormatInput, state?: FormatState, missing = ''): string {
     const parts = this.parts;

@@ -13,8 +13,22 @@ interface CompiledAdd {
   readonly keepEmpty: boolean;
 }
 
+/** The mutable render state one Mutations reuses (rendering is synchronous, so one per level suffices). */
+interface RenderState {
+  request: RequestHead | undefined;
+  response: HeaderMap | undefined;
+}
+
+const isOverwrite = (a: AppendAction): boolean => a === 'OVERWRITE_IF_EXISTS_OR_ADD' || a === 'OVERWRITE_IF_EXISTS';
+
 class Mutations {
   private readonly adds: readonly CompiledAdd[];
+  /**
+   * Every add names a distinct header and no value reads headers: applying the adds in place (overwrites pass,
+   * then appends pass) gives the same result as evaluating all of them against the pre-level state first.
+   */
+  private readonly inPlace: boolean;
+  private readonly state: RenderState = { request: undefined, response: undefined };
 
   constructor(adds: readonly HeaderValueOptionConfig[], private readonly removes: readonly string[]) {
     this.adds = adds.map((a) => {
@@ -22,6 +36,7 @@ class Mutations {
       if (!f.ok) throw new Error(f.error); // validated at translation
       return { name: a.name, format: f.format, action: a.action, keepEmpty: a.keepEmptyValue };
     });
+    this.inPlace = new Set(this.adds.map((a) => a.name)).size === this.adds.length && this.adds.every((a) => !a.format.readsHeaders);
   }
 
   get empty(): boolean {
@@ -33,7 +48,36 @@ class Mutations {
     const adds = this.adds;
     if (adds.length === 0) return;
     // Values and presence checks read the headers as they stand before this level's additions.
-    const state = request !== undefined ? { request, response } : { response };
+    const state = this.state;
+    state.request = request;
+    state.response = response;
+    try {
+      if (this.inPlace) this.applyInPlace(headers, ctx, state);
+      else this.applyStaged(headers, ctx, state);
+    } finally {
+      state.request = undefined;
+      state.response = undefined;
+    }
+  }
+
+  private applyInPlace(headers: HeaderMap, ctx: FormatInput, state: RenderState): void {
+    const adds = this.adds;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < adds.length; i++) {
+        const a = adds[i];
+        if (isOverwrite(a.action) !== (pass === 0)) continue;
+        const present = headers[a.name] !== undefined;
+        if ((a.action === 'OVERWRITE_IF_EXISTS' && !present) || (a.action === 'ADD_IF_ABSENT' && present)) continue;
+        const value = a.format.render(ctx, state);
+        if (value === '' && !a.keepEmpty) continue;
+        if (pass === 0) delete headers[a.name];
+        appendHeader(headers, a.name, value);
+      }
+    }
+  }
+
+  private applyStaged(headers: HeaderMap, ctx: FormatInput, state: RenderState): void {
+    const adds = this.adds;
     let overwrites: [string, string][] | null = null;
     let appends: [string, string][] | null = null;
     for (let i = 0; i < adds.length; i++) {
