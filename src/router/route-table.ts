@@ -23,6 +23,11 @@ export interface RouteTableOptions {
   readonly vhostHeader?: string;
   /** Live runtime lookups (layered runtime); absent → every key uses its default. */
   readonly runtime?: { getInteger(key: string, defaultValue: number): number };
+  /**
+   * Above this many routes in the table, a virtual host's routes compile on its first lookup (the domain index is
+   * always built up front). Default LAZY_VHOST_ROUTE_THRESHOLD; 0 makes every table lazy, Infinity none.
+   */
+  readonly lazyThreshold?: number;
 }
 
 const EMPTY_MAP: ReadonlyMap<string, boolean> = new Map();
@@ -115,15 +120,31 @@ function compileMirrors(list: readonly MirrorPolicyConfig[]): readonly MirrorPol
   })));
 }
 
+/** Tables with more routes than this compile each virtual host on its first lookup instead of all up front. */
+export const LAZY_VHOST_ROUTE_THRESHOLD = 2000;
+
 class CompiledVhost {
-  readonly routes: CompiledRoute[];
   readonly level: HeaderMutationLevel | null;
   readonly virtualClusters: readonly { readonly name: string; readonly matchers: readonly HeaderMatcher[] }[];
+  private compiled: CompiledRoute[] | null = null;
 
-  constructor(readonly config: VirtualHostConfig, readonly index: number, readonly table: CompiledTable) {
+  constructor(readonly config: VirtualHostConfig, readonly index: number, readonly table: CompiledTable, lazy: boolean) {
     this.level = compileMutationLevel(config.mutations);
-    this.virtualClusters = config.virtualClusters.map((v) => ({ name: v.name, matchers: v.headers.map((h) => new HeaderMatcher(h)) }));
-    this.routes = config.routes.map((r, i) => new CompiledRoute(r, i, this));
+    this.virtualClusters = config.virtualClusters.length === 0 ? [] : config.virtualClusters.map((v) => ({ name: v.name, matchers: v.headers.map((h) => new HeaderMatcher(h)) }));
+    if (!lazy) this.compiled = this.compileRoutes();
+  }
+
+  /** The compiled routes (compiled on first use for a lazily compiled table; the config was validated already). */
+  get routes(): CompiledRoute[] {
+    return this.compiled ?? (this.compiled = this.compileRoutes());
+  }
+
+  get isCompiled(): boolean {
+    return this.compiled !== null;
+  }
+
+  private compileRoutes(): CompiledRoute[] {
+    return this.config.routes.map((r, i) => new CompiledRoute(r, i, this));
   }
 
   virtualClusterFor(head: RequestHead): string {
@@ -589,7 +610,10 @@ class CompiledTable implements RouteTable {
     this.name = config.name;
     this.level = compileMutationLevel(config.mutations);
     this.vhostHeader = (options.vhostHeader ?? config.vhostHeader)?.toLowerCase();
-    this.vhosts = config.virtualHosts.map((v, i) => new CompiledVhost(v, i, this));
+    let total = 0;
+    for (const v of config.virtualHosts) total += v.routes.length;
+    const lazy = (options.lazyThreshold ?? LAZY_VHOST_ROUTE_THRESHOLD) < total;
+    this.vhosts = config.virtualHosts.map((v, i) => new CompiledVhost(v, i, this, lazy));
     const suf = new Map<number, Map<string, CompiledVhost>>();
     const pre = new Map<number, Map<string, CompiledVhost>>();
     for (const vh of this.vhosts) {
@@ -648,6 +672,13 @@ class CompiledTable implements RouteTable {
 
   route(input: RouteLookupInput): RouteDecision {
     return this.resolve(input, null);
+  }
+
+  /** Virtual hosts whose routes are compiled so far (all of them unless the table is lazy). */
+  compiledVhostCount(): number {
+    let n = 0;
+    for (const v of this.vhosts) if (v.isCompiled) n++;
+    return n;
   }
 
   explain(input: RouteLookupInput): RouteExplanation {
