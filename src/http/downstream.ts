@@ -190,6 +190,7 @@ export class H1Downstream implements Downstream {
   }
 }
 
+const NO_ERROR = 0;
 const H2_FORBIDDEN_RESPONSE = new Set(['transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade']);
 
 export class H2Downstream implements Downstream {
@@ -272,7 +273,10 @@ export class H2Downstream implements Downstream {
 
   onAbort(cb: () => void): void {
     this.stream.once('close', () => {
-      if (!this.stream.writableFinished) {
+      // A peer RST_STREAM makes node end our writable side before 'close' (writableFinished is then true), so the
+      // stream's reset code tells an abort apart from a completed exchange.
+      const s = this.stream;
+      if (!s.writableFinished || s.aborted || (s.rstCode !== undefined && s.rstCode !== NO_ERROR)) {
         this.aborted = true;
         cb();
       }

@@ -4,6 +4,7 @@
 // RST_STREAM arrived in the same read never starts an upstream request.
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import http2 from 'node:http2';
+import { resetH2Stream } from '../upstream/pools/h2-stream-reset.js';
 
 export interface PrematureResetOptions {
   /** Streams a connection must have opened before the rule applies (Envoy: 500). */
@@ -43,10 +44,13 @@ export class PrematureResetTracker {
 
 const locallyReset = new WeakSet<ServerHttp2Stream>();
 
-/** Resets a stream from our side (RST_STREAM `code`); such resets never count as the client's. */
+/**
+ * Resets a stream from our side (RST_STREAM `code`, never preceded by END_STREAM: a response cut mid-body must not
+ * look complete); such resets never count as the client's.
+ */
 export function resetStreamLocally(stream: ServerHttp2Stream, code: number): void {
   locallyReset.add(stream);
-  if (!stream.destroyed) stream.close(code);
+  resetH2Stream(stream, code);
 }
 
 /** True when the stream ended because the client reset it (RST_STREAM from the peer), not by us. */

@@ -11,6 +11,7 @@ import type { HeaderMap } from '../../common/headers.js';
 import type { HostStats } from '../types.js';
 import { tlsConnectOptions } from '../transport/tls-options.js';
 import { UpstreamFailure } from './upstream-pool.js';
+import { resetH2Stream } from './h2-stream-reset.js';
 import type {
   PoolOptions, PoolState, UpstreamFailureKind, UpstreamPool, UpstreamRequestHandle, UpstreamRequestHead, UpstreamResponseHandler,
 } from './upstream-pool.js';
@@ -234,7 +235,8 @@ class H2Request implements UpstreamRequestHandle {
   abort(): void {
     if (this.done) return;
     this.finish();
-    if (this.stream && !this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+    // RST_STREAM(CANCEL) alone: close() would first end a request body still being streamed (END_STREAM).
+    if (this.stream) resetH2Stream(this.stream, NGHTTP2_CANCEL);
   }
 
   resume(): void {
