@@ -10,6 +10,7 @@ import { EMPTY_SNAPSHOT } from '../config/snapshot.js';
 import { decodeAny, ProtoConversionError, type Canonical } from './proto-json.js';
 import { ShortName, TypeUrl, type Dependencies, type ResourceType, type TranslateContext, type XdsTypeUrl } from './resource-type.js';
 import { XdsHistory, type HistoryHandle, type HistorySource } from './xds-history.js';
+import { unknownClusterErrors } from './resource-types/route-configuration.js';
 
 /** Minimal structured logger (pino's Logger fits). */
 export interface XdsLogger {
@@ -477,6 +478,12 @@ export class ConfigStore {
         res = rt.translate(raw, this.ctx);
       } catch (e) {
         res = { ok: false as const, errors: [{ path: '', message: `translator failed: ${(e as Error).message}` }] };
+      }
+      if (res.ok && typeUrl === TypeUrl.RouteConfiguration) {
+        // validate_clusters: a cross-resource check against the clusters known now (accepted, warming included).
+        const clusters = this.accepted.get(TypeUrl.Cluster)!;
+        const unknown = unknownClusterErrors(raw, (c) => clusters.has(c));
+        if (unknown.length > 0) res = { ok: false as const, errors: unknown };
       }
       if (!res.ok) {
         for (const fe of res.errors) errors.push({ path: fe.path ? `${p}.${fe.path}` : p, message: `${fe.message} (${short} "${name}")` });

@@ -1,7 +1,7 @@
 // test/fault FT-2 (security.md §4.2 "Bad config push (NACK)"): under steady load the management server pushes
 // (a) a route with an invalid regex, (c) a ~10 MB
 // RouteConfiguration whose last route is invalid; then a valid version. (b), a route naming a missing cluster with
-// validate_clusters on, is a separate `todo` test: meshlet ignores validate_clusters (reported).
+// validate_clusters on, is a separate test (NACK naming the cluster and the field path, last good version kept).
 // Criteria kept: each bad push is NACKed with error_detail naming the field and the previous version kept (SotW
 // NACK echoes the last good version_info); 0 failed requests; the next valid version applies.
 // Not asserted: meshlet's event-loop lag (it exports no lag histogram); the data-path p99 around the 10 MB push is
@@ -89,15 +89,16 @@ describe('FT-2 bad config pushes are NACKed while traffic keeps flowing', { time
     assert.ok(afterGood.length > 0 && afterGood.every((r) => r.upstream === 'backend-b'), 'the next valid version applies');
   });
 
-  // (b) Known gap, kept visible: meshlet accepts RouteConfiguration.validate_clusters but ignores it, so a route to a
-  // missing cluster is applied (503 NC) instead of NACKed as Envoy does. Runs after the load test and restores r2.
-  it('NACKs (b) a route to a missing cluster when validate_clusters is set', { todo: 'meshlet ignores validate_clusters (src/xds/resource-types/route-configuration.ts accepts the field; nothing checks it)' }, async () => {
+  // (b) validate_clusters: a route to a cluster CDS does not have is NACKed (Envoy: "unknown cluster"), as Envoy
+  // does; without the flag (RDS default false) it would be applied and answer 503 NC. Runs after the load test.
+  it('NACKs (b) a route to a missing cluster when validate_clusters is set', async () => {
     const from = xds.requests.length;
     xds.setResources(T.Route, [{ ...e2eRoutes('r1', 'no-such-cluster'), validate_clusters: true }], 'bad-cluster');
     try {
       const b = await xds.waitForRequest((r) => r.typeUrl === T.Route && r.errorDetail !== undefined && r.nonce !== '', 5000, from);
       console.log(`# FT-2 (b) ${b.errorDetail?.message}`);
       assert.match(String(b.errorDetail?.message), /no-such-cluster/);
+      assert.match(String(b.errorDetail?.message), /virtual_hosts\[0\]\.routes\[\d+\]\.route\.cluster/, 'the NACK names the field path');
       assert.equal(b.versionInfo, 'r2', 'NACK echoes the last good version');
     } finally {
       xds.setResources(T.Route, [e2eRoutes('r1', 'svc-new')], 'r3');

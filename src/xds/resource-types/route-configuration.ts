@@ -2,7 +2,7 @@
 // config/route.ts RouteConfig (router/ compiles that into a RouteTable). Also used by the listener translator for an
 // HCM's inline `route_config` and by `meshlet route-check`.
 import { readFileSync } from 'node:fs';
-import type { Issues } from '../../common/validation.js';
+import type { FieldError, Issues } from '../../common/validation.js';
 import { Issues as IssuesImpl } from '../../common/validation.js';
 import { compileRegex, compileSubstitution } from '../../common/regex.js';
 import { parseSubstitutionFormat } from '../../common/substitution-format.js';
@@ -19,6 +19,8 @@ import { parseUriTemplate, parseUriTemplateRewrite } from '../../router/uri-temp
 import type { Canonical } from '../proto-json.js';
 import type { ResourceType } from '../resource-type.js';
 import { TypeUrl } from '../resource-type.js';
+import { validatePerFilterConfig } from '../../http/filters/filter-manager.js';
+import { builtinFilterRegistry } from '../../http/filters/filter-registry.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
@@ -214,8 +216,15 @@ export function translateHeaderMutations(o: Obj, issues: Issues): HeaderMutation
   };
 }
 
-function translatePerFilterConfig(v: unknown): PerFilterConfig {
-  return isObj(v) ? (v as PerFilterConfig) : {};
+/** typed_per_filter_config: each entry must be a per-route config of a filter meshlet implements (or an optional
+ *  FilterConfig), validated by the filter's own translator now so a bad override NACKs the RDS update, as Envoy does. */
+function translatePerFilterConfig(v: unknown, issues: Issues): PerFilterConfig {
+  if (!isObj(v)) return {};
+  const registry = builtinFilterRegistry();
+  for (const [name, entry] of Object.entries(v)) {
+    if (isObj(entry)) validatePerFilterConfig(registry, entry, issues.at('typed_per_filter_config').at(name));
+  }
+  return v as PerFilterConfig;
 }
 
 const PREVIOUS_HOSTS = ['envoy.retry_host_predicates.previous_hosts', 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate'];
@@ -380,7 +389,7 @@ function translateWeightedClusters(o: Obj, issues: Issues): ForwardActionConfig[
       weight,
       mutations: translateHeaderMutations(c, is),
       ...(host ? { hostRewriteLiteral: host } : {}),
-      typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config),
+      typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config, issues),
     };
   });
   if (clusters.length === 0) issues.error('at least one cluster is required', 'clusters');
@@ -566,7 +575,7 @@ function translateRoute(o: Obj, vh: VhostDefaults, maxBody: number, opts: RouteT
     action,
     mutations: translateHeaderMutations(o, issues),
     ...(dec ? { decorator: { operation: String(dec.operation ?? ''), propagate: dec.propagate !== false } } : {}),
-    typedPerFilterConfig: translatePerFilterConfig(o.typed_per_filter_config),
+    typedPerFilterConfig: translatePerFilterConfig(o.typed_per_filter_config, issues),
   };
 }
 
@@ -600,7 +609,7 @@ function translateVirtualHost(o: Obj, maxBody: number, opts: RouteTranslateOptio
     requireTls,
     virtualClusters,
     mutations: translateHeaderMutations(o, issues),
-    typedPerFilterConfig: translatePerFilterConfig(o.typed_per_filter_config),
+    typedPerFilterConfig: translatePerFilterConfig(o.typed_per_filter_config, issues),
     ...(retryPolicy ? { retryPolicy } : {}),
     hashPolicies,
     requestMirrorPolicies: mirrors,
@@ -648,7 +657,7 @@ export function translateRouteConfiguration(c: Canonical, issues: Issues, opts: 
     mostSpecificHeaderMutationsWins: c.most_specific_header_mutations_wins === true,
     ignorePortInHostMatching: c.ignore_port_in_host_matching === true,
     ignorePathParametersInPathMatching: c.ignore_path_parameters_in_path_matching === true,
-    typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config),
+    typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config, issues),
     requestMirrorPolicies: mirrors,
     internalOnlyHeaders,
     referencedClusters: [...referenced],
@@ -660,6 +669,39 @@ export function translateInlineRouteConfiguration(raw: Canonical, issues: Issues
   const before = issues.errorCount;
   const value = translateRouteConfiguration(raw, issues);
   return issues.errorCount > before ? null : value;
+}
+
+/**
+ * validate_clusters (a cross-resource check: the caller knows the cluster set): one error per cluster the route
+ * table names (route cluster, weighted clusters, request mirror policies at route, virtual host and table level)
+ * that `known` does not have, with its field path. Envoy defaults the field to false for RDS and to true for static
+ * / inline route tables: the caller passes that default as `defaultOn`. cluster_header routes are not checked.
+ */
+export function unknownClusterErrors(raw: Canonical, known: (cluster: string) => boolean, defaultOn = false): FieldError[] {
+  const on = typeof raw.validate_clusters === 'boolean' ? raw.validate_clusters : defaultOn;
+  if (!on) return [];
+  const out: FieldError[] = [];
+  const check = (v: unknown, path: string, what: string): void => {
+    if (typeof v === 'string' && v !== '' && !known(v)) out.push({ path, message: `route: unknown ${what}cluster '${v}' (validate_clusters)` });
+  };
+  const mirrors = (v: unknown, path: string): void => {
+    list(v).forEach((m, i) => check(m.cluster, `${path}.request_mirror_policies[${i}].cluster`, 'request mirror policy '));
+  };
+  list(raw.virtual_hosts).forEach((vh, i) => {
+    const vp = `virtual_hosts[${i}]`;
+    mirrors(vh.request_mirror_policies, vp);
+    list(vh.routes).forEach((r, j) => {
+      const a = r.route as Canonical | undefined;
+      if (!a || typeof a !== 'object') return;
+      const rp = `${vp}.routes[${j}].route`;
+      check(a.cluster, `${rp}.cluster`, '');
+      const wc = a.weighted_clusters as Canonical | undefined;
+      if (wc && typeof wc === 'object') list(wc.clusters).forEach((w, k) => check(w.name, `${rp}.weighted_clusters.clusters[${k}].name`, 'weighted '));
+      mirrors(a.request_mirror_policies, rp);
+    });
+  });
+  list(raw.request_mirror_policies).forEach((m, i) => check(m.cluster, `request_mirror_policies[${i}].cluster`, 'request mirror policy '));
+  return out;
 }
 
 export const routeConfigurationResourceType: ResourceType<RouteConfig> = {
