@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the system tools the test suite uses (iptables, iproute2, curl, nghttp2-client) when they are
+# Installs the system tools the test suite uses (iptables, iproute2, curl, nghttp2-client, chromium) when they are
 # missing and we are root. Without root it only says which tests will be skipped.
 set -u
 need=()
@@ -17,6 +17,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+# headless browser for test/integration/browser-cors.test.ts (Debian's package; the test skips without it)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != "0" ]; then
   echo "test/setup.sh: not root; missing ${need[*]} — tests that need them will be skipped" >&2
