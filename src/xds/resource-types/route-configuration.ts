@@ -389,7 +389,7 @@ function translateWeightedClusters(o: Obj, issues: Issues): ForwardActionConfig[
       weight,
       mutations: translateHeaderMutations(c, is),
       ...(host ? { hostRewriteLiteral: host } : {}),
-      typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config, issues),
+      typedPerFilterConfig: translatePerFilterConfig(c.typed_per_filter_config, is),
     };
   });
   if (clusters.length === 0) issues.error('at least one cluster is required', 'clusters');
