@@ -14,7 +14,7 @@ import { median } from './lib/stats.js';
 import { computeRatios, renderMarkdown, writeReport, type BenchReport, type Metrics, type RowResult, type ScenarioResult } from './lib/report.js';
 import { makeSelfSigned, type CertFiles } from './peers/certs.js';
 import { nginxBackendConfig } from './peers/nginx.js';
-import { allScenarios, SCENARIO_NAMES, type BackendKind, type Scenario, type TargetName } from './e2e/scenarios.js';
+import { allScenarios, SCENARIO_NAMES, TARGETS, type BackendKind, type Scenario, type TargetName } from './e2e/scenarios.js';
 import { describeLoad, loadTool, runLoad, type LoadContext } from './e2e/load.js';
 import { startTarget, type TargetContext } from './e2e/targets.js';
 
@@ -33,6 +33,8 @@ export interface BenchOptions {
   readonly meshletBin: string | null;
 }
 
+// Targets: direct, haproxy, nginx, http-proxy, fastify, minimal-node, meshlet, and in h1-50 the meshlet variants
+// meshlet-filters, meshlet-notrace, meshlet-trace1, meshlet-trace100, meshlet-noaccesslog (ratios against meshlet).
 const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR] [--meshlet-bin FILE] [--no-wrk]';
 
 /** Parses argv; returns an error text for bad input. */
@@ -68,6 +70,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
     if (!warmupSet) warmupS = 0;
     if (!installSet) install = false;
     scenarios ??= ['h1-50'];
+    // the smoke run proves the harness; the meshlet variants only when asked for with --targets
+    targets ??= [...TARGETS];
   }
   scenarios ??= [...SCENARIO_NAMES];
   const bad = scenarios.filter((s) => !(SCENARIO_NAMES as readonly string[]).includes(s));
@@ -168,6 +172,11 @@ async function measureTarget(name: TargetName, s: Scenario, tctx: TargetContext,
     return unavailable(`load failed: ${(e as Error).message}`);
   } finally {
     if (proc) await tctx.registry.stop(proc);
+    for (const h of started.helpers) {
+      await tctx.registry.stop(h);
+      // the OTLP sink prints what it received on SIGTERM: proof the tracing variant really exported
+      if (h.label === 'otlp-sink') log(`  ${s.name} ${name} OTLP sink received ${h.stdout.trim().split('\n').pop() || 'nothing'}`);
+    }
   }
 }
 
@@ -208,7 +217,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           backend = await backends.start(s.backend);
         }
         const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: typeof backend === 'string' ? 0 : backend.port,
-          repoRoot, meshletBin: o.meshletBin ?? join(repoRoot, 'bin', 'meshlet.js'), startTimeoutMs: 10_000 };
+          repoRoot, meshletBin: o.meshletBin ?? join(repoRoot, 'bin', 'meshlet.js'), startTimeoutMs: 10_000, sideCpus: plan.backend };
         const row: RowResult = typeof backend === 'string'
           ? { target: name, status: 'unavailable', reason: backend, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null }
           : await measureTarget(name, s, tctx, lctx, o);

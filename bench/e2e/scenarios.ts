@@ -4,7 +4,10 @@ import type { ProbeKind } from '../lib/net.js';
 import type { LoadSpec } from './load.js';
 
 export const TARGETS = ['direct', 'haproxy', 'nginx', 'http-proxy', 'fastify', 'minimal-node', 'meshlet'] as const;
-export type TargetName = typeof TARGETS[number];
+/** meshlet with one thing changed (bench/peers/meshlet-bootstrap.ts MeshletVariant); reported as ratios to `meshlet`. */
+export const MESHLET_VARIANTS = ['meshlet-filters', 'meshlet-notrace', 'meshlet-trace1', 'meshlet-trace100', 'meshlet-noaccesslog'] as const;
+export type MeshletVariantName = typeof MESHLET_VARIANTS[number];
+export type TargetName = typeof TARGETS[number] | MeshletVariantName;
 
 /** nginx: plain 13-byte backend; nginx-tls: the same over TLS; h2: the node:http2 backend (h2c and gRPC). */
 export type BackendKind = 'nginx' | 'nginx-tls' | 'h2';
@@ -22,6 +25,8 @@ export interface Scenario {
 export const SCENARIO_NAMES = ['h1-50', 'h1-1', 'h2c', 'grpc-unary', 'grpc-stream', 'tcp', 'tls-sni'] as const;
 
 const HTTP_ALL: readonly TargetName[] = TARGETS;
+/** h1-50 also measures the meshlet variants (issue 6: filter chain cost; issue 7: tracing and access log cost). */
+const H1_50: readonly TargetName[] = [...TARGETS, ...MESHLET_VARIANTS];
 const H2: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'fastify', 'minimal-node', 'meshlet'];
 const GRPC: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node', 'meshlet'];
 const L4: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node', 'meshlet'];
@@ -30,7 +35,7 @@ const L4: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node',
 export function allScenarios(grpcBodyFile: string): Scenario[] {
   const grpcHeaders = ['content-type: application/grpc', 'te: trailers'];
   return [
-    { name: 'h1-50', title: 'HTTP/1.1 keep-alive, 50 connections', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 50, scheme: 'http', host: '127.0.0.1' }, targets: HTTP_ALL },
+    { name: 'h1-50', title: 'HTTP/1.1 keep-alive, 50 connections', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 50, scheme: 'http', host: '127.0.0.1' }, targets: H1_50 },
     { name: 'h1-1', title: 'HTTP/1.1 keep-alive, 1 connection (added latency)', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 1, scheme: 'http', host: '127.0.0.1' }, targets: HTTP_ALL },
     { name: 'h2c', title: 'HTTP/2 cleartext, multiplexed', mode: 'h2', backend: 'h2', probe: 'h2', load: { kind: 'h2load', clients: 10, streams: 10, path: '/' }, targets: H2 },
     { name: 'grpc-unary', title: 'gRPC unary over h2c', mode: 'h2', backend: 'h2', probe: 'grpc', load: { kind: 'h2load', clients: 10, streams: 10, path: '/bench.Echo/Unary', bodyFile: grpcBodyFile, headers: grpcHeaders }, targets: GRPC },

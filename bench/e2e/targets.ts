@@ -8,8 +8,8 @@ import { freePort, probe, waitForPort } from '../lib/net.js';
 import type { Tools } from '../lib/tools.js';
 import { haproxyConfig } from '../peers/haproxy.js';
 import { nginxProxyConfig } from '../peers/nginx.js';
-import { meshletBootstrapYaml } from '../peers/meshlet-bootstrap.js';
-import type { Scenario, TargetName } from './scenarios.js';
+import { meshletBootstrapYaml, type MeshletVariant } from '../peers/meshlet-bootstrap.js';
+import type { MeshletVariantName, Scenario, TargetName } from './scenarios.js';
 
 export interface TargetContext {
   readonly registry: ProcessRegistry;
@@ -23,10 +23,12 @@ export interface TargetContext {
   /** script started as `node <meshletBin> -c <bootstrap>`; normally <repoRoot>/bin/meshlet.js */
   readonly meshletBin: string;
   readonly startTimeoutMs: number;
+  /** CPUs for helper processes of a target (the OTLP sink of the tracing variants); null = unpinned */
+  readonly sideCpus?: string | null;
 }
 
 export type StartedTarget =
-  | { readonly ok: true; readonly port: number; readonly proc: ManagedProcess | null }
+  | { readonly ok: true; readonly port: number; readonly proc: ManagedProcess | null; readonly helpers: readonly ManagedProcess[] }
   | { readonly ok: false; readonly reason: string };
 
 const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
@@ -57,16 +59,38 @@ function launch(name: TargetName, s: Scenario, ctx: TargetContext, port: number)
     case 'http-proxy': return node('node-http-proxy.js', [String(port), String(ctx.upstream)]);
     case 'fastify': return node('fastify-reply-from.js', [s.mode === 'h2' ? 'h2' : 'h1', String(port), String(ctx.upstream)]);
     case 'minimal-node': return node('minimal-node.js', [s.mode, String(port), String(ctx.upstream), 'localhost']);
-    case 'meshlet': return 'meshlet is launched by launchMeshlet';
+    default: return `${name} is launched by launchMeshlet`;
   }
 }
 
-async function launchMeshlet(s: Scenario, ctx: TargetContext, port: number): Promise<ManagedProcess | string> {
-  const dir = join(ctx.tmpDir, `meshlet-${s.name}-${seq++}`);
+const VARIANTS: Readonly<Record<'meshlet' | MeshletVariantName, MeshletVariant>> = {
+  'meshlet': {},
+  'meshlet-filters': { filters: true },
+  'meshlet-notrace': { tracing: 'off' },
+  'meshlet-trace1': { tracing: 1 },
+  'meshlet-trace100': { tracing: 100 },
+  'meshlet-noaccesslog': { accessLog: false },
+};
+
+function isMeshlet(name: TargetName): name is 'meshlet' | MeshletVariantName {
+  return name === 'meshlet' || name.startsWith('meshlet-');
+}
+
+/** Starts meshlet (or a variant) and, for the tracing variants, the OTLP sink it exports to (a helper process). */
+async function launchMeshlet(name: 'meshlet' | MeshletVariantName, s: Scenario, ctx: TargetContext, port: number, helpers: ManagedProcess[]): Promise<ManagedProcess | string> {
+  const dir = join(ctx.tmpDir, `${name}-${s.name}-${seq++}`);
   mkdirSync(dir, { recursive: true });
+  let variant = VARIANTS[name];
+  if (typeof variant.tracing === 'number') {
+    const collectorPort = await freePort();
+    const sink = ctx.registry.start('otlp-sink', process.execPath, [join(PEERS_DIR, 'otlp-sink.js'), String(collectorPort)], { cpus: ctx.sideCpus ?? null });
+    helpers.push(sink);
+    if (!(await waitForPort(collectorPort, ctx.startTimeoutMs, () => sink.running))) return `OTLP sink did not start: ${sink.tail()}`;
+    variant = { ...variant, collectorPort };
+  }
   const yaml = join(dir, 'bootstrap.yaml');
-  writeFileSync(yaml, meshletBootstrapYaml(s.mode, port, ctx.upstream, await freePort()));
-  return ctx.registry.start('meshlet', process.execPath, [ctx.meshletBin, '-c', yaml],
+  writeFileSync(yaml, meshletBootstrapYaml(s.mode, port, ctx.upstream, await freePort(), 'localhost', variant));
+  return ctx.registry.start(name, process.execPath, [ctx.meshletBin, '-c', yaml],
     { cpus: ctx.proxyCpus, cwd: ctx.repoRoot });
 }
 
@@ -74,23 +98,30 @@ async function launchMeshlet(s: Scenario, ctx: TargetContext, port: number): Pro
 export async function startTarget(name: TargetName, s: Scenario, ctx: TargetContext): Promise<StartedTarget> {
   if (name === 'direct') {
     const why = await probe(s.probe, ctx.upstream);
-    return why ? { ok: false, reason: `backend: ${why}` } : { ok: true, port: ctx.upstream, proc: null };
+    return why ? { ok: false, reason: `backend: ${why}` } : { ok: true, port: ctx.upstream, proc: null, helpers: [] };
   }
   const port = await freePort();
-  const p = name === 'meshlet' ? await launchMeshlet(s, ctx, port) : launch(name, s, ctx, port);
-  if (typeof p === 'string') return { ok: false, reason: p };
+  const helpers: ManagedProcess[] = [];
+  const stopHelpers = async (): Promise<void> => { for (const h of helpers) await ctx.registry.stop(h); };
+  const p = isMeshlet(name) ? await launchMeshlet(name, s, ctx, port, helpers) : launch(name, s, ctx, port);
+  if (typeof p === 'string') {
+    await stopHelpers();
+    return { ok: false, reason: p };
+  }
   const up = await waitForPort(port, ctx.startTimeoutMs, () => p.running);
   if (!up) {
     const reason = p.running ? `not listening after ${ctx.startTimeoutMs / 1000} s` : `exited with ${p.exitCode}`;
     await ctx.registry.stop(p);
+    await stopHelpers();
     const tail = p.tail();
     return { ok: false, reason: tail ? `${reason}: ${tail}` : reason };
   }
   const why = await probe(s.probe, port);
   if (why) {
     await ctx.registry.stop(p);
+    await stopHelpers();
     const tail = p.tail(200);
     return { ok: false, reason: tail ? `${why}; ${tail}` : why };
   }
-  return { ok: true, port, proc: p };
+  return { ok: true, port, proc: p, helpers };
 }

@@ -27,6 +27,8 @@ export interface RowResult {
   readonly median: Metrics | null;
   vsHaproxy: Ratios | null;
   vsMinimalNode: Ratios | null;
+  /** meshlet variants (`meshlet-*`): against plain `meshlet` in the same scenario and run */
+  vsMeshlet?: Ratios | null;
 }
 
 export interface ScenarioResult {
@@ -60,11 +62,31 @@ export function computeRatios(s: ScenarioResult): void {
     for (const k of RATIO_KEYS) out[k] = ratio(m[k], base[k]);
     return out as Ratios;
   };
+  const plain = ref('meshlet');
   for (const r of s.rows) {
     if (r.status !== 'ok' || !r.median) continue;
     r.vsHaproxy = against(r.median, hap);
     r.vsMinimalNode = against(r.median, min);
+    if (r.target.startsWith('meshlet-')) r.vsMeshlet = against(r.median, plain);
   }
+}
+
+/** The "variants against plain meshlet" table of a scenario, or nothing when it measured no variant. */
+function renderVariants(s: ScenarioResult): string[] {
+  const rows = s.rows.filter((r) => r.target.startsWith('meshlet-'));
+  if (rows.length === 0) return [];
+  const out = ['meshlet variants against plain `meshlet` in the same run (req/s: higher is better; CPU per request: lower is better):', '',
+    '| target | req/s | ×meshlet | CPU s/10k req | ×meshlet | p99 ms | errors |', '|---|--:|--:|--:|--:|--:|--:|'];
+  for (const r of rows) {
+    if (r.status !== 'ok' || !r.median) {
+      out.push(`| ${r.target} | unavailable (${cell(r.reason ?? 'unknown')}) | | | | | |`);
+      continue;
+    }
+    const m = r.median;
+    out.push(`| ${r.target} | ${num(m.rps, 0)} | ${x(r.vsMeshlet?.rps)} | ${num(m.cpuSecPer10k, 3)} | ${x(r.vsMeshlet?.cpuSecPer10k)} | ${num(m.p99Ms, 3)} | ${m.errors ?? '–'} |`);
+  }
+  out.push('');
+  return out;
 }
 
 function num(v: number | null | undefined, digits: number): string {
@@ -105,6 +127,7 @@ export function renderMarkdown(r: BenchReport): string {
         `${x(h?.rssLoadMB)} | ${x(mn?.rssLoadMB)} | ${m.errors ?? '–'} |`);
     }
     out.push('');
+    out.push(...renderVariants(s));
   }
   return out.join('\n');
 }

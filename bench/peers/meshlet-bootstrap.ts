@@ -1,6 +1,7 @@
 // Bench peer: the Envoy v3 bootstrap meshlet is launched with — a static listener configured the way a mesh would
 // (HCM with a 100-virtual-host route table and a regex route, header mutation, retries, timeouts, access log,
-// 1 % tracing), or tcp_proxy / SNI filter chains for the passthrough scenarios.
+// 1 % tracing), or tcp_proxy / SNI filter chains for the passthrough scenarios. Variants (the `meshlet-*` targets)
+// add HTTP filters, change tracing, or drop the access log, so their cost shows against plain meshlet in one run.
 import { stringify } from 'yaml';
 import type { ProxyMode } from './haproxy.js';
 
@@ -51,8 +52,47 @@ export function benchRouteConfig(clusterName: string): Record<string, unknown> {
   return { name: 'bench-routes', virtual_hosts: vhosts, request_headers_to_remove: ['x-bench-strip'] };
 }
 
+const T = 'type.googleapis.com/';
+
+/** What a meshlet variant changes in the HTTP listener (plain meshlet: no filters, 1 % sampling decision, access log on). */
+export interface MeshletVariant {
+  /** cors (+ a vhost CorsPolicy), local_ratelimit (bucket far above the load) and rbac (ALLOW policy every request matches) */
+  readonly filters?: boolean;
+  /** 'decision': HCM tracing with no provider (plain meshlet); 'off': no tracing block; a number: that random_sampling
+   *  percentage with the OpenTelemetry provider exporting over OTLP/gRPC to 127.0.0.1:collectorPort */
+  readonly tracing?: 'decision' | 'off' | number;
+  readonly collectorPort?: number;
+  /** false: no access log */
+  readonly accessLog?: boolean;
+}
+
+/** cors + local_ratelimit + rbac configured so every bench request passes through all three doing real work. */
+export function passingFilters(): Record<string, unknown>[] {
+  return [
+    { name: 'envoy.filters.http.cors', typed_config: { '@type': `${T}envoy.extensions.filters.http.cors.v3.Cors` } },
+    { name: 'envoy.filters.http.local_ratelimit', typed_config: { '@type': `${T}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
+      stat_prefix: 'bench_rl', token_bucket: { max_tokens: 1_000_000_000, tokens_per_fill: 1_000_000_000, fill_interval: '1s' },
+      filter_enabled: { default_value: { numerator: 100 } }, filter_enforced: { default_value: { numerator: 100 } } } },
+    { name: 'envoy.filters.http.rbac', typed_config: { '@type': `${T}envoy.extensions.filters.http.rbac.v3.RBAC`, rules: { action: 'ALLOW', policies: {
+      'local-clients': { permissions: [{ url_path: { path: { prefix: '/' } } }], principals: [{ remote_ip: { address_prefix: '127.0.0.0', prefix_len: 8 } }] },
+    } } } },
+  ];
+}
+
+function tracingConfig(v: MeshletVariant): Record<string, unknown> | undefined {
+  const t = v.tracing ?? 'decision';
+  if (t === 'off') return undefined;
+  if (t === 'decision') return { random_sampling: { value: 1 } };
+  if (!v.collectorPort) throw new Error('a tracing variant needs collectorPort');
+  return {
+    random_sampling: { value: t },
+    provider: { name: 'envoy.tracers.opentelemetry', typed_config: { '@type': `${T}envoy.config.trace.v3.OpenTelemetryConfig`,
+      service_name: 'bench', grpc_service: { envoy_grpc: { cluster_name: 'otel' }, timeout: '1s' } } },
+  };
+}
+
 /** Bootstrap YAML for one scenario's listener on `listen` forwarding to `upstream`. */
-export function meshletBootstrapYaml(mode: ProxyMode, listen: number, upstream: number, adminPort: number, sniName = 'localhost'): string {
+export function meshletBootstrapYaml(mode: ProxyMode, listen: number, upstream: number, adminPort: number, sniName = 'localhost', variant: MeshletVariant = {}): string {
   const address = { socket_address: { address: '127.0.0.1', port_value: listen } };
   const accessLog = [{
     name: 'envoy.access_loggers.file',
@@ -69,6 +109,13 @@ export function meshletBootstrapYaml(mode: ProxyMode, listen: number, upstream: 
   };
   let listener: Record<string, unknown>;
   if (mode === 'h1' || mode === 'h2') {
+    const routeConfig = benchRouteConfig('backend');
+    if (variant.filters) {
+      const vhosts = routeConfig.virtual_hosts as Record<string, unknown>[];
+      vhosts[vhosts.length - 1].typed_per_filter_config = { 'envoy.filters.http.cors': { '@type': `${T}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
+        allow_origin_string_match: [{ exact: 'https://app.bench.local' }], allow_methods: 'GET,POST', allow_headers: 'x-token', max_age: '600' } };
+    }
+    const tracing = tracingConfig(variant);
     listener = {
       name: 'bench_http',
       address,
@@ -79,10 +126,13 @@ export function meshletBootstrapYaml(mode: ProxyMode, listen: number, upstream: 
             '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
             stat_prefix: 'bench_http',
             codec_type: 'AUTO',
-            route_config: benchRouteConfig('backend'),
-            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-            access_log: accessLog,
-            tracing: { random_sampling: { value: 1 } },
+            route_config: routeConfig,
+            http_filters: [
+              ...(variant.filters ? passingFilters() : []),
+              { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+            ],
+            ...(variant.accessLog === false ? {} : { access_log: accessLog }),
+            ...(tracing ? { tracing } : {}),
             stream_idle_timeout: '60s',
             request_timeout: '30s',
           },
@@ -105,7 +155,10 @@ export function meshletBootstrapYaml(mode: ProxyMode, listen: number, upstream: 
   const bootstrap = {
     node: { id: 'bench~127.0.0.1~bench.default~default.svc.cluster.local', cluster: 'bench.default' },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
-    static_resources: { listeners: [listener], clusters: [cluster('backend', upstream, mode === 'h2')] },
+    static_resources: {
+      listeners: [listener],
+      clusters: [cluster('backend', upstream, mode === 'h2'), ...(typeof variant.tracing === 'number' && variant.collectorPort ? [cluster('otel', variant.collectorPort, true)] : [])],
+    },
   };
   return stringify(bootstrap);
 }
