@@ -215,7 +215,7 @@ describe('HTTP filters configured over ADS on the real meshlet process', { timeo
   // Known meshlet bug (reported): route-configuration.ts passes typed_per_filter_config through unvalidated
   // (translatePerFilterConfig), so RDS ACKs it and the route answers 500 filter_config_invalid at request time;
   // filter-manager.ts already exports validatePerFilterConfig for RDS to call. Kept last: it replaces the route table.
-  it('an invalid per-route filter config is NACKed by RDS naming the field path', { todo: 'RDS does not validate typed_per_filter_config yet' }, async () => {
+  it('an invalid per-route filter config is NACKed by RDS naming the field path', async () => {
     // A per-route local_ratelimit whose bucket refills faster than Envoy's 50 ms floor.
     const from = xds.requests.length;
     const bad = routes({ faultStatus: 429, rlTokens: 1, adminOpenDisabled: false }) as { virtual_hosts: { routes: { typed_per_filter_config: Record<string, Record<string, unknown>> }[] }[] };
