@@ -21,7 +21,7 @@ export function bodyFor(seq: string, size: number): Buffer {
   return b;
 }
 
-export interface BackendStats { requests: number; inflight: number; maxInflight: number; aborted: number; abortLatencies: number[]; abortsByPrefix: Record<string, number> }
+export interface BackendStats { requests: number; inflight: number; maxInflight: number; aborted: number; abortLatencies: number[]; abortsByPrefix: Record<string, number>; requestsByPrefix: Record<string, number> }
 
 /**
  * A backend that answers every request with a deterministic body and `x-checksum` (sha256 hex) + `x-upstream`.
@@ -30,7 +30,7 @@ export interface BackendStats { requests: number; inflight: number; maxInflight:
  * the backend itself), `readBodyBytesPerSec` (slow reader).
  */
 export class FaultBackend {
-  readonly stats: BackendStats = { requests: 0, inflight: 0, maxInflight: 0, aborted: 0, abortLatencies: [], abortsByPrefix: {} };
+  readonly stats: BackendStats = { requests: 0, inflight: 0, maxInflight: 0, aborted: 0, abortLatencies: [], abortsByPrefix: {}, requestsByPrefix: {} };
   status = 200;
   delayMs = 0;
   maxConcurrent = Infinity;
@@ -68,6 +68,8 @@ export class FaultBackend {
     }
     const s = this.stats;
     s.requests++;
+    const reqPrefix = String(req.url).split('/')[1] ?? '';
+    s.requestsByPrefix[reqPrefix] = (s.requestsByPrefix[reqPrefix] ?? 0) + 1;
     s.inflight++;
     s.maxInflight = Math.max(s.maxInflight, s.inflight);
     let done = false;
