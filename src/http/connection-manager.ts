@@ -365,9 +365,6 @@ class ActiveStream implements RouterStream {
   }
 }
 
-/** HTTP/2 GOAWAY frame: length 8, type 7, flags 0, stream 0, last stream id 2^31−1, error NO_ERROR. */
-const SHUTDOWN_NOTICE = Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
-
 /** Local replies of the request-hygiene checks that local-reply.ts does not list. */
 const EXPECTATION_FAILED: LocalReplySpec = { status: 417, flag: null, details: 'http1.invalid_expect', body: '' };
 const TE_IN_HTTP10: LocalReplySpec = { status: 400, flag: 'DPE', details: 'http1.transfer_encoding_not_allowed', body: '' };
@@ -406,9 +403,6 @@ export class HttpConnectionManager {
   /** HTTP/2 streams whose processing waits one tick, so a stream the client already reset starts no upstream work. */
   private h2Pending: [H2Downstream, ServerHttp2Stream, IncomingHttpHeaders, number][] = [];
   private h2Scheduled = false;
-  /** Drain: the timer of the final HTTP/2 GOAWAY, and whether it went out (new sessions then get it at once). */
-  private finalGoawayTimer: NodeJS.Timeout | null = null;
-  private goawayFinal = false;
 
   constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number, opts: HcmOptions = {}) {
     this.inlineTable = config.routeConfig && !config.rdsName ? deps.routes.compile(config.routeConfig) : null;
@@ -556,23 +550,16 @@ export class HttpConnectionManager {
   }
 
   private pendingConn: ConnectionInfo | null = null;
-  private pendingSocket: Duplex | null = null;
-  /** The transport each HTTP/2 session runs on (the drain's shutdown notice is written there). */
-  private readonly sessionSockets = new WeakMap<Http2Session, Duplex>();
-  /** Sessions whose SETTINGS preface went out (a GOAWAY may follow it, never precede it). */
-  private readonly connectedSessions = new WeakSet<Http2Session>();
   private readonly connBySocket = new WeakMap<object, ConnectionInfo>();
 
   private dispatch(socket: Duplex, h2: boolean, conn: ConnectionInfo): void {
     this.connBySocket.set(socket, conn);
     this.pendingConn = conn;
-    this.pendingSocket = socket;
     try {
       if (h2) this.h2Server().emit('connection', socket);
       else this.h1Server().emit('connection', socket);
     } finally {
       this.pendingConn = null;
-      this.pendingSocket = null;
     }
     socket.resume();
   }
@@ -626,21 +613,14 @@ export class HttpConnectionManager {
     });
     s.on('session', (session: Http2Session) => {
       if (this.pendingConn) this.connBySocket.set(session, this.pendingConn);
-      if (this.pendingSocket) this.sessionSockets.set(session, this.pendingSocket);
       this.sessions.add(session);
       this.resetTrackers.set(session, new PrematureResetTracker());
       session.once('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
       session.on('connect', () => {
-        this.connectedSessions.add(session);
         try {
           session.setLocalWindowSize(c.http2.initialConnectionWindowSize);
         } catch { /* closing */ }
-        // A connection accepted while draining goes straight into the drain phase the others are in.
-        if (this.state !== 'active') {
-          if (this.goawayFinal) session.close();
-          else this.shutdownNotice(session);
-        }
       });
       if (c.idleTimeoutMs > 0) {
         session.setTimeout(c.idleTimeoutMs, () => {
@@ -1007,16 +987,12 @@ export class HttpConnectionManager {
    */
   drain(timeoutMs: number): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
-    if (this.state === 'active') {
-      this.state = 'draining';
-      this.h1?.closeIdleConnections();
-      // HTTP/2 drains in two phases, as Envoy does: a shutdown notice (GOAWAY with the largest stream id, so streams
-      // the client sent before seeing it are still served, none refused), then after drain_timeout (bounded by this
-      // drain's deadline) the final GOAWAY with the last stream id actually processed.
-      for (const s of this.sessions) this.shutdownNotice(s);
-      if (this.sessions.size > 0 && timeoutMs > 0) {
-        this.finalGoawayTimer = setTimeout(() => this.finalGoaway(), Math.min(this.config.drainTimeoutMs, timeoutMs));
-      } else this.finalGoaway();
+    this.state = 'draining';
+    this.h1?.closeIdleConnections();
+    for (const s of this.sessions) {
+      try {
+        s.close();
+      } catch { /* already closing */ }
     }
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -1031,39 +1007,11 @@ export class HttpConnectionManager {
     });
   }
 
-  /**
-   * First drain phase on one session: GOAWAY(NO_ERROR, last stream id 2^31−1). Written to the transport as a raw
-   * frame: node's session.goaway() goes through nghttp2_submit_goaway, after which nghttp2 silently ignores every
-   * new stream (it has no shutdown-notice API in node), so requests already on the wire would be dropped. nghttp2
-   * writes whole frames per write, so this frame lands between two of its frames.
-   */
-  private shutdownNotice(session: Http2Session): void {
-    const sock = this.sessionSockets.get(session);
-    if (!sock || !this.connectedSessions.has(session) || session.closed || session.destroyed || sock.destroyed || !sock.writable) return;
-    try {
-      sock.write(SHUTDOWN_NOTICE);
-    } catch { /* closing */ }
-  }
-
-  /** Second drain phase: the final GOAWAY on every session (node's close(): last processed stream id). */
-  private finalGoaway(): void {
-    if (this.finalGoawayTimer) clearTimeout(this.finalGoawayTimer);
-    this.finalGoawayTimer = null;
-    this.goawayFinal = true;
-    for (const s of this.sessions) {
-      try {
-        s.close();
-      } catch { /* already closing */ }
-    }
-  }
-
   private checkDrained(): void {
     if (this.state !== 'draining') return;
     this.h1?.closeIdleConnections();
     if (this.sockets.size > 0) return;
     this.state = 'closed';
-    if (this.finalGoawayTimer) clearTimeout(this.finalGoawayTimer);
-    this.finalGoawayTimer = null;
     this.filters.close();
     const w = this.drainWaiters;
     this.drainWaiters = [];
@@ -1073,8 +1021,6 @@ export class HttpConnectionManager {
   /** Closes everything now. */
   destroy(): void {
     this.state = 'closed';
-    if (this.finalGoawayTimer) clearTimeout(this.finalGoawayTimer);
-    this.finalGoawayTimer = null;
     this.filters.close();
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
