@@ -127,7 +127,9 @@ export class H1Downstream implements Downstream {
 
   reset(): void {
     this.aborted = true;
-    this.req.socket?.destroy();
+    // The response's socket: once the request body was handed upstream and destroyed there (undici destroys a stream
+    // body when the request fails), node clears req.socket, and a cut response would hang the client instead.
+    (this.res.socket ?? this.req.socket)?.destroy();
   }
 
   onDrain(cb: () => void): void {

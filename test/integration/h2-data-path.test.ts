@@ -1,6 +1,6 @@
 // test/integration: HTTP/2 downstream data-path correctness against a real meshlet listener (FT-8/9/10 follow-up):
 // an upstream HTTP/1 response cut mid-body ends the HTTP/2 stream with RST_STREAM alone (never END_STREAM + short
-// body); a client RST_STREAM(CANCEL) aborts the upstream request (HTTP/1: connection closed; HTTP/2: RST_STREAM
+// body), and an HTTP/1 client's connection closes (it used to hang when the request body had gone upstream); a client RST_STREAM(CANCEL) aborts the upstream request (HTTP/1: connection closed; HTTP/2: RST_STREAM
 // CANCEL); drain sends GOAWAY with the last stream id, lets the stream in flight finish and processes nothing later.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +126,23 @@ test('an upstream HTTP/1 response cut mid-body ends the HTTP/2 stream with RST_S
     assert.match(last.responseCodeDetails, /^upstream_reset_after_response_started\{/);
   } finally {
     client.close();
+  }
+});
+
+test('HTTP/1 POST without a retry policy: a response cut mid-body closes the client connection (no hang)', async () => {
+  for (let i = 0; i < 3; i++) {
+    const outcome = await new Promise<string>((res) => {
+      const rq = http.request({ host: '127.0.0.1', port, path: `/cut/post/${i}`, method: 'POST', agent: false, headers: { 'content-length': '2048' } }, (r) => {
+        let n = 0;
+        r.on('data', (c: Buffer) => { n += c.length; });
+        r.on('end', () => res(`complete ${r.statusCode} ${n}`));
+        r.on('error', () => res(`closed ${r.statusCode} ${n}`));
+      });
+      rq.setTimeout(3000, () => { res('hung'); rq.destroy(); });
+      rq.on('error', (e) => res(`error ${e.message}`));
+      rq.end(Buffer.alloc(2048, 'p'));
+    });
+    assert.match(outcome, /^closed 200 \d+$/, 'headers arrived, then the connection closed before content-length');
   }
 });
 
