@@ -34,7 +34,7 @@ export interface BenchOptions {
 }
 
 // Targets: direct, haproxy, nginx, http-proxy, fastify, minimal-node, meshlet, and in h1-50 the meshlet variants
-// meshlet-filters, meshlet-notrace, meshlet-trace1, meshlet-trace100, meshlet-noaccesslog (ratios against meshlet).
+// meshlet-filters, meshlet-notrace, meshlet-trace1, meshlet-trace100, meshlet-trace100-down (collector unreachable), meshlet-noaccesslog (ratios against meshlet).
 const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR] [--meshlet-bin FILE] [--no-wrk]';
 
 /** Parses argv; returns an error text for bad input. */

@@ -5,7 +5,7 @@ import type { LoadSpec } from './load.js';
 
 export const TARGETS = ['direct', 'haproxy', 'nginx', 'http-proxy', 'fastify', 'minimal-node', 'meshlet'] as const;
 /** meshlet with one thing changed (bench/peers/meshlet-bootstrap.ts MeshletVariant); reported as ratios to `meshlet`. */
-export const MESHLET_VARIANTS = ['meshlet-filters', 'meshlet-notrace', 'meshlet-trace1', 'meshlet-trace100', 'meshlet-noaccesslog'] as const;
+export const MESHLET_VARIANTS = ['meshlet-filters', 'meshlet-notrace', 'meshlet-trace1', 'meshlet-trace100', 'meshlet-trace100-down', 'meshlet-noaccesslog'] as const;
 export type MeshletVariantName = typeof MESHLET_VARIANTS[number];
 export type TargetName = typeof TARGETS[number] | MeshletVariantName;
 
@@ -24,9 +24,10 @@ export interface Scenario {
 
 export const SCENARIO_NAMES = ['h1-50', 'h1-1', 'h2c', 'grpc-unary', 'grpc-stream', 'tcp', 'tls-sni'] as const;
 
-const HTTP_ALL: readonly TargetName[] = TARGETS;
 /** h1-50 also measures the meshlet variants (issue 6: filter chain cost; issue 7: tracing and access log cost). */
 const H1_50: readonly TargetName[] = [...TARGETS, ...MESHLET_VARIANTS];
+/** h1-1 (added latency) also measures tracing with the collector up and down (issue 7: a down collector must not slow requests). */
+const H1_1: readonly TargetName[] = [...TARGETS, 'meshlet-notrace', 'meshlet-trace100', 'meshlet-trace100-down'];
 const H2: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'fastify', 'minimal-node', 'meshlet'];
 const GRPC: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node', 'meshlet'];
 const L4: readonly TargetName[] = ['direct', 'haproxy', 'nginx', 'minimal-node', 'meshlet'];
@@ -36,7 +37,7 @@ export function allScenarios(grpcBodyFile: string): Scenario[] {
   const grpcHeaders = ['content-type: application/grpc', 'te: trailers'];
   return [
     { name: 'h1-50', title: 'HTTP/1.1 keep-alive, 50 connections', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 50, scheme: 'http', host: '127.0.0.1' }, targets: H1_50 },
-    { name: 'h1-1', title: 'HTTP/1.1 keep-alive, 1 connection (added latency)', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 1, scheme: 'http', host: '127.0.0.1' }, targets: HTTP_ALL },
+    { name: 'h1-1', title: 'HTTP/1.1 keep-alive, 1 connection (added latency)', mode: 'h1', backend: 'nginx', probe: 'h1', load: { kind: 'wrk', connections: 1, scheme: 'http', host: '127.0.0.1' }, targets: H1_1 },
     { name: 'h2c', title: 'HTTP/2 cleartext, multiplexed', mode: 'h2', backend: 'h2', probe: 'h2', load: { kind: 'h2load', clients: 10, streams: 10, path: '/' }, targets: H2 },
     { name: 'grpc-unary', title: 'gRPC unary over h2c', mode: 'h2', backend: 'h2', probe: 'grpc', load: { kind: 'h2load', clients: 10, streams: 10, path: '/bench.Echo/Unary', bodyFile: grpcBodyFile, headers: grpcHeaders }, targets: GRPC },
     { name: 'grpc-stream', title: 'gRPC bidi streaming (messages echoed)', mode: 'h2', backend: 'h2', probe: 'grpc', load: { kind: 'grpc-stream', streams: 20 }, targets: GRPC },

@@ -69,6 +69,8 @@ const VARIANTS: Readonly<Record<'meshlet' | MeshletVariantName, MeshletVariant>>
   'meshlet-notrace': { tracing: 'off' },
   'meshlet-trace1': { tracing: 1 },
   'meshlet-trace100': { tracing: 100 },
+  // Issue 7: with the collector down, no request may fail or slow down (export happens off the data path).
+  'meshlet-trace100-down': { tracing: 100 },
   'meshlet-noaccesslog': { accessLog: false },
 };
 
@@ -81,7 +83,9 @@ async function launchMeshlet(name: 'meshlet' | MeshletVariantName, s: Scenario, 
   const dir = join(ctx.tmpDir, `${name}-${s.name}-${seq++}`);
   mkdirSync(dir, { recursive: true });
   let variant = VARIANTS[name];
-  if (typeof variant.tracing === 'number') {
+  if (typeof variant.tracing === 'number' && name === 'meshlet-trace100-down') {
+    variant = { ...variant, collectorPort: await freePort() }; // nothing listens there: every export fails
+  } else if (typeof variant.tracing === 'number') {
     const collectorPort = await freePort();
     const sink = ctx.registry.start('otlp-sink', process.execPath, [join(PEERS_DIR, 'otlp-sink.js'), String(collectorPort)], { cpus: ctx.sideCpus ?? null });
     helpers.push(sink);
