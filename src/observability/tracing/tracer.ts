@@ -65,8 +65,8 @@ export class MeshTracer {
     const exporter = opts.exporter ?? new OTLPTraceExporter({ url: opts.collectorUrl ?? 'http://127.0.0.1:4317', timeoutMillis: opts.exportTimeoutMs ?? 5000 });
     this.processor = new BoundedSpanProcessor(exporter, {
       maxQueueSize: opts.maxQueueSize ?? 2048,
-      maxExportBatchSize: opts.maxExportBatchSize ?? 512,
-      scheduledDelayMs: opts.scheduledDelayMs ?? 1000,
+      maxExportBatchSize: opts.maxExportBatchSize ?? 64,
+      scheduledDelayMs: opts.scheduledDelayMs ?? 200,
     });
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
