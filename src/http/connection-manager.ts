@@ -43,6 +43,7 @@ import { H1UpgradeDownstream } from './upgrade.js';
 import { ConnectionBudget, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, globalConnectionBudget, OVERLOAD_REPLY, sharedOverloadManager } from './overload-manager.js';
 import type { OverloadView } from './overload-manager.js';
 import { closeAbusiveSession, isClientReset, PrematureResetTracker } from './h2-abuse.js';
+import { IdleTimer } from '../upstream/pools/idle-timer.js';
 
 /** Where route tables come from: RDS tables by name (swapped by reference) and inline route_configs. */
 export interface RouteTableSource {
@@ -623,9 +624,14 @@ export class HttpConnectionManager {
         } catch { /* closing */ }
       });
       if (c.idleTimeoutMs > 0) {
-        session.setTimeout(c.idleTimeoutMs, () => {
-          if (this.activeStreams === 0) session.close();
+        // Envoy's idle_timeout: no active stream on this connection for the period. meshlet's own timer, stopped on
+        // close: Http2Session.setTimeout's timer outlives a destroyed session and kept it reachable (see IdleTimer).
+        const idle = new IdleTimer(c.idleTimeoutMs, () => session.close());
+        session.on('stream', (st: ServerHttp2Stream) => {
+          idle.active++;
+          st.once('close', () => { idle.active--; });
         });
+        session.once('close', () => idle.stop());
       }
     });
     s.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => this.onH2Stream(stream, headers, flags));

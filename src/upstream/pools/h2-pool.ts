@@ -12,6 +12,7 @@ import type { HostStats } from '../types.js';
 import { tlsConnectOptions } from '../transport/tls-options.js';
 import { UpstreamFailure } from './upstream-pool.js';
 import { resetH2Stream } from './h2-stream-reset.js';
+import { IdleTimer } from './idle-timer.js';
 import type {
   PoolOptions, PoolState, UpstreamFailureKind, UpstreamPool, UpstreamRequestHandle, UpstreamRequestHead, UpstreamResponseHandler,
 } from './upstream-pool.js';
@@ -24,7 +25,6 @@ type SessionState = 'connecting' | 'ready' | 'draining' | 'closed';
 
 class H2Session {
   state: SessionState = 'connecting';
-  active = 0;
   total = 0;
   connectError: Error | null = null;
   /** Last stream id the peer said it processed (GOAWAY); streams above it were refused. -1 = no GOAWAY. */
@@ -34,8 +34,20 @@ class H2Session {
   private closeTimer: NodeJS.Timeout | null = null;
   /** The transport socket, destroyed if the peer does not finish closing after a graceful close. */
   socket: net.Socket | null = null;
+  /** idle_timeout (no active streams) on meshlet's own timer, cleared on close (see idle-timer.ts). */
+  private readonly idle: IdleTimer;
+
+  /** Streams open on this session. */
+  get active(): number {
+    return this.idle.active;
+  }
+
+  set active(n: number) {
+    this.idle.active = n;
+  }
 
   constructor(readonly session: ClientHttp2Session, private readonly pool: H2Pool, opts: PoolOptions, stats?: HostStats) {
+    this.idle = new IdleTimer(opts.idleTimeoutMs || 3_600_000, () => session.close());
     session.once('connect', () => {
       if (this.state === 'connecting') this.state = 'ready';
       this.connected = true;
@@ -63,10 +75,8 @@ class H2Session {
       this.state = 'closed';
       if (this.pingTimer) clearInterval(this.pingTimer);
       if (this.closeTimer) clearTimeout(this.closeTimer);
+      this.idle.stop();
       this.pool.removeSession(this);
-    });
-    session.setTimeout(opts.idleTimeoutMs || 3_600_000, () => {
-      if (this.active === 0) session.close();
     });
     if (opts.h2.keepaliveIntervalMs > 0) {
       this.pingTimer = setInterval(() => {
