@@ -7,6 +7,7 @@ import { compileRegex as compileRe2 } from '../common/regex.js';
 import { buildInfo } from '../bootstrap/version.js';
 import type { AdminDeps } from './admin-deps.js';
 import { buildConfigDump } from './config-dump.js';
+import { readMemoryStats } from '../observability/metrics.js';
 
 export type AdminListenAddress = { readonly kind: 'socket'; readonly address: string; readonly port: number } | { readonly kind: 'pipe'; readonly path: string };
 
@@ -217,6 +218,13 @@ export class AdminServer {
     };
     this.add('/stats', 'print server stats (?filter=, ?usedonly, ?format=json|prometheus)', stats);
     this.add('/stats/prometheus', 'print server stats in prometheus format', prometheus);
+
+    // Envoy's envoy.admin.v3.Memory: uint64 fields are JSON strings, as Envoy prints them. The V8/Node mapping is
+    // documented on readMemoryStats.
+    this.add('/memory', 'print current allocation/heap usage', () => {
+      const m = readMemoryStats();
+      return json(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)])));
+    });
 
     this.add('/logging', 'query/change logging levels (?level=, ?<logger>=<level>, ?paths=a:debug,b:info)', (q) => {
       const list = (): string => `active loggers:\n${Object.entries(d.logging.levels()).map(([k, v]) => `  ${k}: ${v}\n`).join('')}`;

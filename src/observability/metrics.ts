@@ -3,6 +3,7 @@
 // gives the Prometheus series `envoy_cluster_upstream_rq_total{envoy_cluster_name="…"}` for /stats/prometheus and
 // the dotted name `cluster.<name>.upstream_rq_total` for /stats. Children are bound at config time (bind*()), never
 // looked up per request.
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, type CounterConfiguration } from 'prom-client';
 
 /** Envoy's default histogram buckets (ms). */
@@ -358,6 +359,42 @@ export interface CoreMetrics {
   readonly serverUptime: BoundGauge;
   readonly serverConcurrency: BoundGauge;
   readonly workersStarted: BoundGauge;
+  /** Scrape-time gauges (server.memory_allocated, server.memory_heap_size, server.memory_physical_size). */
+  readonly memoryAllocated: Gauge<string>;
+  readonly memoryHeapSize: Gauge<string>;
+  readonly memoryPhysicalSize: Gauge<string>;
+}
+
+/**
+ * Envoy's admin `/memory` (envoy.admin.v3.Memory) mapped onto V8/Node. Envoy reads tcmalloc; meshlet's allocator is
+ * V8's heap plus off-heap memory V8 tracks (Buffers, ArrayBuffers: `external`):
+ * - allocated: bytes in use by the program = V8 used heap + external.
+ * - heap_size: bytes the allocator holds = V8 total (reserved) heap + external.
+ * - pageheap_unmapped: heap reserved but not resident = V8 total heap − V8 physical heap.
+ * - pageheap_free: resident heap not in use = V8 physical heap − V8 used heap (clamped at 0).
+ * - total_thread_cache: 0 (V8 keeps no per-thread caches it reports).
+ * - total_physical_bytes: the process resident set (RSS, includes code, stacks and native allocations).
+ */
+export interface MemoryStats {
+  readonly allocated: number;
+  readonly heap_size: number;
+  readonly pageheap_unmapped: number;
+  readonly pageheap_free: number;
+  readonly total_thread_cache: number;
+  readonly total_physical_bytes: number;
+}
+
+export function readMemoryStats(): MemoryStats {
+  const h = getHeapStatistics();
+  const mu = process.memoryUsage();
+  return {
+    allocated: h.used_heap_size + mu.external,
+    heap_size: h.total_heap_size + mu.external,
+    pageheap_unmapped: Math.max(0, h.total_heap_size - h.total_physical_size),
+    pageheap_free: Math.max(0, h.total_physical_size - h.used_heap_size),
+    total_thread_cache: 0,
+    total_physical_bytes: mu.rss,
+  };
 }
 
 function updateStats(m: Metrics, prefix: string, what: string): XdsUpdateStats {
@@ -367,6 +404,15 @@ function updateStats(m: Metrics, prefix: string, what: string): XdsUpdateStats {
     rejected: bindCounter(m.counter({ stat: `${prefix}.update_rejected`, help: `Total ${what} API fetches that failed because of schema/validation errors` })),
     failure: bindCounter(m.counter({ stat: `${prefix}.update_failure`, help: `Total ${what} API fetches that failed because of network errors` })),
     updateTime: bindGauge(m.gauge({ stat: `${prefix}.update_time`, help: `Timestamp of the last successful ${what} API fetch (epoch ms)` })),
+  };
+}
+
+/** server.memory_* (Envoy's names), read at scrape time; see readMemoryStats for the mapping. */
+function memoryGauges(m: Metrics): Pick<CoreMetrics, 'memoryAllocated' | 'memoryHeapSize' | 'memoryPhysicalSize'> {
+  return {
+    memoryAllocated: m.gauge({ stat: 'server.memory_allocated', help: 'Bytes in use: V8 used heap plus external (Buffers)' }, (g) => g.set(readMemoryStats().allocated)),
+    memoryHeapSize: m.gauge({ stat: 'server.memory_heap_size', help: 'Bytes reserved: V8 total heap plus external (Buffers)' }, (g) => g.set(readMemoryStats().heap_size)),
+    memoryPhysicalSize: m.gauge({ stat: 'server.memory_physical_size', help: 'Resident set size of the process in bytes' }, (g) => g.set(process.memoryUsage.rss())),
   };
 }
 
@@ -393,5 +439,6 @@ export function createCoreMetrics(m: Metrics, opts: CoreMetricsOptions = {}): Co
     serverUptime: bindGauge(m.gauge({ stat: 'server.uptime', help: 'Current server uptime in seconds' }, (g) => g.set(Math.floor((now() - start) / 1000)))),
     serverConcurrency: concurrency,
     workersStarted: bindGauge(m.gauge({ stat: 'listener_manager.workers_started', help: '1 once the listeners are serving' })),
+    ...memoryGauges(m),
   };
 }
