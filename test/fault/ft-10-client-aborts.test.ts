@@ -5,14 +5,16 @@
 // is printed; the table's
 // 100 ms is a latency bound, recorded not asserted); after each round meshlet's open fds and the backend's active
 // requests are back to baseline ±5 within 10 s; the non-aborted requests all succeed. Memory growth across rounds
-// ≤ 5 % (meshlet's RSS from /proc, as it has no heap endpoint; rounds 1→3 after a warm-up round 0) is a `todo` test:
-// RSS climbs a few % per round today. The other clients' p99
+// ≤ 5 % (rounds 1→3 after a warm-up round 0) is asserted on meshlet's heap: admin /memory `allocated` after a settle
+// period and a full GC (forced by a heap snapshot, SIGUSR2), not RSS, which counts allocator slack and the snapshot
+// itself. (It found closed HTTP/2 sessions kept for 1 h by node's session timer; now ~0.3-0.7 % JIT code growth.)
+// RSS is printed. The other clients' p99
 // during the burst is printed (table: within +20 %). Scaled: 3 rounds of 60 s → 3 rounds of ~3 s.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MeshletProcess, freePort, pollUntil } from '../support/meshlet-process.js';
@@ -33,6 +35,9 @@ describe('FT-10 client aborts, HTTP/2 cancels and a rapid-reset burst leak nothi
     backend = await FaultBackend.start('backend-a');
     port = await freePort();
     meshlet = await MeshletProcess.start({
+      // Test-only: SIGUSR2 makes the child write a heap snapshot, which runs a full GC first, so /memory's
+      // `allocated` read right after it is live heap, not garbage waiting for the collector.
+      env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`.trim() },
       // Upstream idle connections close after 1 s, so the pool that grew during a round shrinks back to baseline.
       bootstrap: staticBootstrap({ port, accessLog: join(dir, 'access.log'), clusters: [{ name: 'svc', ports: [backend.port], extra: { common_http_protocol_options: { idle_timeout: '1s' } } }], routes: [{ match: { prefix: '/' }, route: { cluster: 'svc', timeout: '10s' } }] }),
     });
@@ -105,8 +110,49 @@ describe('FT-10 client aborts, HTTP/2 cancels and a rapid-reset burst leak nothi
     s.destroy();
   };
 
+  /** Per-connection / per-stream objects (node's and meshlet's) that must all be gone once a round has settled. */
+  const PER_STREAM = ['ServerHttp2Session', 'ServerHttp2Stream', 'ActiveStream', 'H1Downstream', 'H2Downstream', 'RouterRequest', 'StreamTrace', 'H1Request', 'H2Request', 'H2Session', 'PrematureResetTracker'];
+  /** Live objects of those classes in a heap snapshot (V8's .heapsnapshot JSON: flat node array + string table). */
+  const countLive = (file: string): Record<string, number> => {
+    const snap = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[]; strings: string[] };
+    const { node_fields: fields, node_types: [types] } = snap.snapshot.meta;
+    const [nf, ti, ni] = [fields.length, fields.indexOf('type'), fields.indexOf('name')];
+    const want = new Set(PER_STREAM);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < snap.nodes.length; i += nf) {
+      if (types[snap.nodes[i + ti]!] !== 'object') continue;
+      const name = snap.strings[snap.nodes[i + ni]!]!;
+      if (want.has(name)) counts[name] = (counts[name] ?? 0) + 1;
+    }
+    return counts;
+  };
+
+  /**
+   * meshlet's /memory `allocated` after a full GC (forced by a heap snapshot), and the per-stream objects still live in
+   * that snapshot. Snapshots are removed, or kept in FT10_KEEP_SNAPSHOTS=<dir> for a leak hunt (DevTools comparison).
+   */
+  let snapSeq = 0;
+  const afterGc = async (): Promise<{ allocated: number; live: Record<string, number> }> => {
+    const snaps = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+    const before = snaps().length;
+    process.kill(meshlet.pid, 'SIGUSR2');
+    await pollUntil('meshlet wrote its heap snapshot', async () => snaps().length > before, 30_000, 50);
+    // The snapshot is written synchronously on meshlet's main thread: this request is answered once it is done.
+    const m = await meshlet.adminJson<Record<string, string>>('/memory');
+    const files = snaps();
+    const live = countLive(join(dir, files.at(-1)!));
+    const keep = process.env.FT10_KEEP_SNAPSHOTS;
+    for (const f of files) {
+      if (keep) renameSync(join(dir, f), join(keep, `ft10-round${snapSeq}-${f}`));
+      else rmSync(join(dir, f), { force: true });
+    }
+    snapSeq++;
+    return { allocated: Number(m.allocated), live };
+  };
+
   let h2Expected = 0;
-  let rssByRound: number[] = [];
+  let allocByRound: number[] = [];
+  const liveByRound: Record<string, number>[] = [];
 
   it('3 rounds: HTTP/1 cancellations reach the backend, fds and active requests return to baseline', async () => {
     const pid = meshlet.pid;
@@ -114,6 +160,7 @@ describe('FT-10 client aborts, HTTP/2 cancels and a rapid-reset burst leak nothi
     const baseFds = fdCount(pid);
     const baseInflight = backend.stats.inflight;
     const rss: number[] = [];
+    const alloc: number[] = [];
     const h1AbortsSeen = (): number => backend.stats.abortsByPrefix.h1abort ?? 0;
     let h1Expected = 0;
     console.log(`# FT-10 baseline: ${baseline.summary()}; fds ${baseFds}; rss ${rssKb(pid)} kB`);
@@ -137,9 +184,14 @@ describe('FT-10 client aborts, HTTP/2 cancels and a rapid-reset burst leak nothi
         .catch((e: Error) => { throw new Error(`${e.message}: fds ${fdCount(pid)} (baseline ${baseFds}), active upstream requests ${backend.stats.inflight} (baseline ${baseInflight})`); });
       const lat = backend.stats.abortLatencies.slice(latBefore).sort((x, y) => x - y);
       rss.push(rssKb(pid));
-      console.log(`# FT-10 round ${round}: aborted ${a1.aborted}+${a2.aborted} (+1000 rapid resets), backend saw ${backend.stats.aborted - abortsBefore} (${JSON.stringify(backend.stats.abortsByPrefix)}); abort→backend close p50 ${lat[Math.floor(lat.length / 2)]} ms max ${lat.at(-1)} ms (table: ≤ 100 ms); other clients p99 ${o.percentile(99).toFixed(1)} ms vs baseline ${baseline.percentile(99).toFixed(1)} ms; fds ${fdCount(pid)}; rss ${rss.at(-1)} kB`);
+      // Settle: upstream idle connections (1 s idle_timeout) and timers of the round close before the reading.
+      await sleep(1500);
+      const g = await afterGc();
+      alloc.push(g.allocated);
+      liveByRound.push(g.live);
+      console.log(`# FT-10 round ${round}: aborted ${a1.aborted}+${a2.aborted} (+1000 rapid resets), backend saw ${backend.stats.aborted - abortsBefore} (${JSON.stringify(backend.stats.abortsByPrefix)}); abort→backend close p50 ${lat[Math.floor(lat.length / 2)]} ms max ${lat.at(-1)} ms (table: ≤ 100 ms); other clients p99 ${o.percentile(99).toFixed(1)} ms vs baseline ${baseline.percentile(99).toFixed(1)} ms; fds ${fdCount(pid)}; rss ${rss.at(-1)} kB; heap allocated after GC ${alloc.at(-1)} B; per-stream objects live ${JSON.stringify(liveByRound.at(-1))}`);
     }
-    rssByRound = rss;
+    allocByRound = alloc;
   });
 
   // An HTTP/2 RST_STREAM(CANCEL) from the client cancels the upstream request (node reports the peer's reset with
@@ -155,11 +207,21 @@ describe('FT-10 client aborts, HTTP/2 cancels and a rapid-reset burst leak nothi
       async () => (backend.stats.abortsByPrefix.h2abort ?? 0) >= reached(), 3000, 50);
   });
 
-  // Kept visible, borderline today: meshlet's RSS climbs ~2-4 % per round (with no heap gauge to tell heap from RSS);
-  // reported as a possible leak in the HTTP/2 cancel / rapid-reset path.
-  it('memory growth from round 1 to round 3 ≤ 5 %', { todo: 'RSS grows ~3.5-4.5 MB per round (5.2-6.6 % over rounds 1→3 after the HTTP/2 cancel fix); not yet told apart from allocator noise: needs a heap-used-after-GC reading from the child, which meshlet does not expose' }, () => {
-    assert.equal(rssByRound.length, 4, 'the rounds ran');
-    const growth = (rssByRound[3]! - rssByRound[1]!) / rssByRound[1]!;
-    assert.ok(growth <= 0.05, `meshlet RSS from round 1 to round 3: ${rssByRound.join(' → ')} kB, ${(growth * 100).toFixed(1)} % (≤ 5 %)`);
+  // Before the fix every closed downstream HTTP/2 session (2 per round here) stayed reachable from node's 1 h session
+  // timer; the count of such objects is the sharp check, the 5 % heap bound the table's criterion.
+  it('after each settled round no connection or stream object is left in meshlet\'s heap', () => {
+    assert.equal(liveByRound.length, 4, 'the rounds ran');
+    liveByRound.forEach((live, round) => assert.deepEqual(live, {}, `round ${round}: live after GC ${JSON.stringify(live)}`));
+  });
+
+  it('heap allocated after GC (admin /memory) grows ≤ 5 % from round 1 to round 3', async () => {
+    assert.equal(allocByRound.length, 4, 'the rounds ran');
+    const m = await meshlet.adminJson<Record<string, string>>('/memory');
+    assert.deepEqual(Object.keys(m).sort(), ['allocated', 'heap_size', 'pageheap_free', 'pageheap_unmapped', 'total_physical_bytes', 'total_thread_cache']);
+    assert.ok(Number(m.allocated) > 0 && Number(m.heap_size) >= Number(m.allocated), `/memory ${JSON.stringify(m)}`);
+    const gauge = await meshlet.promValue('envoy_server_memory_allocated');
+    assert.ok(gauge !== undefined && gauge > 0, `envoy_server_memory_allocated = ${gauge}`);
+    const growth = (allocByRound[3]! - allocByRound[1]!) / allocByRound[1]!;
+    assert.ok(growth <= 0.05, `meshlet heap allocated after GC from round 1 to round 3: ${allocByRound.join(' → ')} B, ${(growth * 100).toFixed(1)} % (≤ 5 %)`);
   });
 });
