@@ -25,7 +25,7 @@ import { clusterLoadAssignmentResourceType } from './xds/resource-types/cluster-
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { PoolManager } from './upstream/pools/pool-manager.js';
 import { CompiledRoutes } from './router/compiled-routes.js';
-import { initHashing, hashKeyFromPolicies } from './router/hash-policy.js';
+import { initHashing, computeHash } from './router/hash-policy.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { TracerRegistry } from './http/tracer-registry.js';
 import { AdminServer } from './admin/admin-server.js';
@@ -132,7 +132,7 @@ function buildDataPlane(o: RunOptions, metrics: Metrics): BuiltDataPlane {
       routes,
       clusters,
       pools,
-      hashKey: hashKeyFromPolicies,
+      hashKey: computeHash,
       onStreamEnd: observer.onStreamEnd,
       onTcpSessionEnd: (session) => observer.onTcpSessionEnd(session),
       node: boot.node,

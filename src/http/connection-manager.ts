@@ -26,7 +26,7 @@ import { TracerRegistry } from './tracer-registry.js';
 import type { TracerSource } from './tracer-registry.js';
 import type { RouteConfig } from '../config/route.js';
 import type { FormatContext, HashPolicy, RouteDecision, RouteTable } from '../router/types.js';
-import { computeHash, hashKeyFromPolicies } from '../router/hash-policy.js';
+import type { HashInput, HashResult } from '../router/hash-policy.js';
 import type { ClusterManagerView } from '../upstream/types.js';
 import type { PoolManager } from '../upstream/pools/pool-manager.js';
 import type { ConnectionInfo, Downstream } from './downstream.js';
@@ -44,6 +44,8 @@ import { ConnectionBudget, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, globalConnectio
 import type { OverloadView } from './overload-manager.js';
 import { closeAbusiveSession, isClientReset, PrematureResetTracker } from './h2-abuse.js';
 import { IdleTimer } from '../upstream/pools/idle-timer.js';
+
+const NO_HASH: HashResult = { hash: undefined };
 
 /** Where route tables come from: RDS tables by name (swapped by reference) and inline route_configs. */
 export interface RouteTableSource {
@@ -93,8 +95,9 @@ export interface HttpDeps {
   readonly pools: PoolManager;
   /** Stream random (weighted clusters, runtime fractions, mirrors, retry jitter). */
   readonly random?: () => number;
-  /** Consistent-hash key from the route's hash policies (router/hash-policy.ts). */
-  readonly hashKey?: (policies: readonly HashPolicy[], head: RequestHead, clientAddress: string) => bigint | undefined;
+  /** Consistent-hash key (and a generated affinity cookie) from the route's hash policies: `computeHash` from
+   *  router/hash-policy.ts. Without it, hash policies are ignored. */
+  readonly hashKey?: (policies: readonly HashPolicy[], input: HashInput) => HashResult;
   readonly onStreamEnd?: (info: StreamInfo) => void;
   /** This proxy's node (filters' downstream_nodes, span tags node_id/zone). */
   readonly node?: NodeInfo;
@@ -913,9 +916,9 @@ export class HttpConnectionManager {
     const cluster = decision.cluster ? this.deps.clusters.get(decision.cluster) : undefined;
     if (!cluster) return s.localReply(LocalReply.clusterNotFound, { status: decision.clusterNotFoundStatus });
     if (cluster.shouldDrop()) return s.localReply(LocalReply.dropOverload);
-    // The default hash hook also yields the generated affinity cookie (cookie policy with ttl) to set downstream.
+    // The hash also yields the generated affinity cookie (cookie policy with ttl, cookie absent) to set downstream.
     const hk = decision.hashPolicies.length > 0 ? this.deps.hashKey : undefined;
-    const hr = hk === hashKeyFromPolicies ? computeHash(decision.hashPolicies, { head, clientAddress }) : { hash: hk?.(decision.hashPolicies, head, clientAddress) };
+    const hr: HashResult = hk ? hk(decision.hashPolicies, { head, clientAddress }) : NO_HASH;
     const rr = new RouterRequest(s, decision, cluster, {
       pools: this.deps.pools,
       random: this.random,

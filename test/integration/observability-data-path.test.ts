@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { EchoUpstream } from '../support/upstreams.js';
 import { DataPlane, ScriptedRouteTable, clusterFrom, forward, httpListener, listenerFrom, staticCluster } from '../support/data-plane.js';
 import { ListenerManager } from '../../src/listener/listener-manager.js';
-import { hashKeyFromPolicies } from '../../src/router/hash-policy.js';
+import { computeHash } from '../../src/router/hash-policy.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { DataPathObserver } from '../../src/observability/access-log/data-path-observer.js';
 import type { RetryPolicy } from '../../src/router/types.js';
@@ -49,7 +49,7 @@ before(async () => {
   metrics = new Metrics();
   observer = new DataPathObserver({ metrics, clusters: dp.clusters });
   lm = new ListenerManager({
-    routes: dp.routes, clusters: dp.clusters, pools: dp.pools, hashKey: hashKeyFromPolicies,
+    routes: dp.routes, clusters: dp.clusters, pools: dp.pools, hashKey: computeHash,
     onStreamEnd: (s: StreamInfo) => {
       observer.onStreamEnd(s);
       ended++;

@@ -11,7 +11,7 @@ import type { HttpConnectionManagerConfig } from '../../src/config/http-connecti
 import { HttpConnectionManager } from '../../src/http/connection-manager.js';
 import type { HttpDeps } from '../../src/http/connection-manager.js';
 import { TracerRegistry } from '../../src/http/tracer-registry.js';
-import { hashKeyFromPolicies } from '../../src/router/hash-policy.js';
+import { computeHash } from '../../src/router/hash-policy.js';
 import { DataPlane, clusterFrom, httpListener, initDataPlane, listenerFrom, routeTableFrom, staticCluster } from '../support/data-plane.js';
 import { EchoUpstream } from '../support/upstreams.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
@@ -45,7 +45,7 @@ async function inboundHop(upPort: number, collectorPort: number, randomPercent: 
   const l = listenerFrom(httpListener('inbound', 'routes', { tracing: tracing('otel', 'server-side', randomPercent) }));
   const cfg = l.filterChains[0].filters[0] as { config: HttpConnectionManagerConfig };
   const tracers = new TracerRegistry({ clusters: dp.clusters, node: { id: 'sidecar~b', cluster: 'b', locality: { zone: 'z1' }, metadata: {} } });
-  const deps: HttpDeps = { routes: dp.routes, clusters: dp.clusters, pools: dp.pools, hashKey: hashKeyFromPolicies, tracers };
+  const deps: HttpDeps = { routes: dp.routes, clusters: dp.clusters, pools: dp.pools, hashKey: computeHash, tracers };
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;

@@ -16,7 +16,7 @@ import type { ForwardDecision, RouteDecision, RouteLookupInput, RouteTable } fro
 import type { RouteTableSource, StreamInfo } from '../../src/http/connection-manager.js';
 import { translateRouteConfiguration } from '../../src/xds/resource-types/route-configuration.js';
 import { compileRouteTable } from '../../src/router/route-table.js';
-import { hashKeyFromPolicies, initHashing } from '../../src/router/hash-policy.js';
+import { computeHash, initHashing } from '../../src/router/hash-policy.js';
 
 /** A compiled route table from a YAML-like RouteConfiguration, through the real RDS translator and engine. */
 export function routeTableFrom(yaml: Record<string, unknown>): RouteTable {
@@ -128,7 +128,7 @@ export class DataPlane {
       routes: this.routes,
       clusters: this.clusters,
       pools: this.pools,
-      hashKey: hashKeyFromPolicies,
+      hashKey: computeHash,
       onStreamEnd: (s) => this.streams.push(s),
     }, { drainTimeMs });
   }
