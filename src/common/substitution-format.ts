@@ -4,14 +4,16 @@ import { hostname } from 'node:os';
 import type { HeaderMap, RequestHead } from './headers.js';
 import { joinedHeader } from './headers.js';
 
-/** What a formatter may read for one request. Structurally a subset of router/types.ts FormatContext. */
+/** What a formatter may read for one request (router/types.ts FormatContext is this type). */
 export interface FormatInput {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
+  /** 'HTTP/1.1' | 'HTTP/2' | ... */
   readonly protocol: string;
   readonly startTimeMs: number;
+  /** The request as formatters should see it (%REQ(:path)% etc.); takes precedence over requestHeaders. */
   readonly requestHead?: RequestHead;
   readonly requestHeaders?: HeaderMap;
   readonly responseHeaders?: HeaderMap;

@@ -2,26 +2,11 @@
 // and `meshlet route-check` / the admin explain view. A RouteTable is compiled once per RouteConfiguration
 // version and is immutable; `route()` is the hot path and must stay allocation-light.
 import type { HeaderMap, RequestHead } from '../common/headers.js';
+import type { FormatInput } from '../common/substitution-format.js';
 
-/** Inputs for header-value formatters (%DOWNSTREAM_REMOTE_ADDRESS%, %REQ(x)%, %UPSTREAM_HOST%, ...). */
-export interface FormatContext {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** 'HTTP/1.1' | 'HTTP/2' | ... */
-  readonly protocol: string;
-  readonly startTimeMs: number;
-  /** The request as formatters should see it (%REQ(:path)% etc.); takes precedence over requestHeaders. */
-  readonly requestHead?: RequestHead;
-  readonly requestHeaders?: HeaderMap;
-  readonly responseHeaders?: HeaderMap;
-  readonly upstreamHost?: string;
-  readonly upstreamCluster?: string;
-  readonly responseCode?: number;
-  readonly requestedServerName?: string;
-  readonly routeName?: string;
-}
+/** Inputs for header-value formatters (%DOWNSTREAM_REMOTE_ADDRESS%, %REQ(x)%, %UPSTREAM_HOST%, ...): the formatter
+ *  engine's own input type (common/substitution-format.ts), so route mutations render without adapting it. */
+export type FormatContext = FormatInput;
 
 export interface RouteLookupInput {
   readonly head: RequestHead;
