@@ -78,6 +78,10 @@ export interface AdminDeps {
   commandLineOptions(): Canonical;
   /** Process start (epoch ms). */
   startTime(): number;
+  /** Start of the first hot-restart epoch still known (epoch ms; uptime_all_epochs); default startTime(). */
+  firstStartTime?(): number;
+  /** Envoy's hot restart version string ('disabled' when this process cannot hot restart); default 'disabled'. */
+  hotRestartVersion?(): string;
   listeners(): MaybeAsync<readonly ListenerInfo[]>;
   /** `/clusters` (text) and `/clusters?format=json` — written by the cluster manager (a worker's, with workers). */
   clustersText(): MaybeAsync<string>;

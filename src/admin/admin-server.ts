@@ -158,13 +158,16 @@ export class AdminServer {
       return json({
         version: bi.full,
         state: d.serverState(),
-        hot_restart_version: 'disabled',
+        hot_restart_version: d.hotRestartVersion?.() ?? 'disabled',
         command_line_options: d.commandLineOptions(),
         node,
         uptime_current_epoch: formatDurationS(now - d.startTime()),
-        uptime_all_epochs: formatDurationS(now - d.startTime()),
+        uptime_all_epochs: formatDurationS(now - (d.firstStartTime?.() ?? d.startTime())),
       });
     });
+
+    // Envoy answers the bare version string (no newline).
+    this.add('/hot_restart_version', 'print the hot restart compatibility version', () => text(d.hotRestartVersion?.() ?? 'disabled'));
 
     this.add('/config_dump', 'dump current Envoy configs (?resource=, ?mask=, ?name_regex=, ?include_eds)', (q) => {
       let nameMatches: ((s: string) => boolean) | undefined;
