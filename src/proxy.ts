@@ -43,6 +43,8 @@ import type { WorkerStatus } from './process/worker-messages.js';
 import { aggregatePrometheus } from './process/metrics-aggregate.js';
 import { WORKER_FLAGS_ENV } from './process/worker-flags.js';
 import { refuseInsecureHttpParser } from './http/strict-http-parser.js';
+import { HotRestartSession } from './process/hot-restart-session.js';
+import type { InheritedSockets } from './listener/inherited-sockets.js';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -114,7 +116,7 @@ interface BuiltDataPlane extends DataPlane {
   readonly clusterManager: ClusterManager;
 }
 
-function buildDataPlane(o: RunOptions, metrics: Metrics): BuiltDataPlane {
+function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSockets): BuiltDataPlane {
   const boot = o.bootstrap;
   const log = o.logger;
   const clusters = new ClusterManager({ node: boot.node, logger: o.logs.child('upstream') });
@@ -139,7 +141,7 @@ function buildDataPlane(o: RunOptions, metrics: Metrics): BuiltDataPlane {
       tracers,
       onConnectionRejected: (listener, reason) => httpLog.debug({ listener, reason }, 'connection rejected'),
     },
-    { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000 },
+    { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000, ...(inherited ? { inherited } : {}) },
   );
   let knownClusters = new Set<string>();
   let current: ConfigSnapshot = EMPTY_SNAPSHOT;
@@ -225,6 +227,12 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   const log = o.logger;
   await initHashing();
   const workerCount = (o.flags.concurrency ?? 1) > 1 ? o.flags.concurrency : 0;
+  // Hot restart (Envoy --restart-epoch): an epoch > 0 takes its parent's listen sockets before anything binds, or fails.
+  const f = o.flags;
+  const hot = HotRestartSession.open({
+    restartEpoch: f.restartEpoch ?? 0, baseId: f.baseId ?? 0, concurrency: f.concurrency ?? 1, disableHotRestart: f.disableHotRestart ?? false,
+    parentShutdownTimeS: f.parentShutdownTimeS ?? 900, logger: o.logs.child('main'),
+  });
 
   const metrics = new Metrics();
   const core = createCoreMetrics(metrics, { startTime: o.startTime, concurrency: Math.max(1, o.flags.concurrency ?? 1) });
@@ -232,7 +240,10 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     core.serverState.set(SERVER_STATE_VALUE[state]);
     core.serverLive.set(state === 'DRAINING' ? 0 : 1);
     log.info({ state }, 'server state');
+    if (state === 'LIVE') hot.live();
   });
+  metrics.gauge({ stat: 'server.hot_restart_epoch', help: 'Current hot restart epoch (--restart-epoch)' }).set(hot.epoch);
+  metrics.gauge({ stat: 'server.hot_restart_generation', help: 'Current hot restart generation (epoch + 1)' }).set(hot.epoch + 1);
   lifecycle.startInitializing();
 
   const registry = resourceRegistry();
@@ -244,7 +255,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   const store = new ConfigStore({ registry, ctx: { node: boot.node }, warmingTimeoutMs, history, logger: xdsLog });
 
   // The data plane lives here (one process) or in the workers (primary: this process serves no traffic).
-  const dp = workerCount ? null : buildDataPlane(o, metrics);
+  const dp = workerCount ? null : buildDataPlane(o, metrics, hot.inherited);
   let pool: WorkerPool | null = null;
   let dataReady: () => boolean = () => true;
   let applying: Promise<void> = Promise.resolve();
@@ -361,16 +372,17 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
    * GOAWAY) while every other listener keeps working; exit once no downstream connection is open (after a minimum drain of
    * 1 s, EXIT_ON_ZERO_ACTIVE_CONNECTIONS) or at --drain-time-s, whichever comes first.
    */
-  const shutdown = (reason: string, minDrainMs = 1000): Promise<void> => {
+  const shutdown = (reason: string, minDrainMs = 1000, hotRestartDrainMs?: number): Promise<void> => {
     if (closing) return closing;
-    const drainTimeMs = terminationMs;
-    log.info({ reason, drainTimeMs }, 'shutting down: draining inbound listeners');
+    // Hot restart: the child holds every listen socket, so every listener drains (not only INBOUND), by the child's deadline.
+    const drainTimeMs = hotRestartDrainMs ?? terminationMs;
+    log.info({ reason, drainTimeMs }, `shutting down: draining ${hotRestartDrainMs === undefined ? 'inbound' : 'all'} listeners`);
     lifecycle.startDraining();
     closing = (async () => {
       const t0 = Date.now();
       // Only listeners marked INBOUND drain (Istio's drain_listeners?inboundonly): OUTBOUND ones and those without a
       // direction keep serving so the app can finish its own calls; they close when the process exits.
-      void drainData('inbound', drainTimeMs).catch(() => undefined);
+      void drainData(hotRestartDrainMs === undefined ? 'inbound' : 'all', drainTimeMs).catch(() => undefined);
       await sleep(Math.min(minDrainMs, drainTimeMs));
       while (Date.now() - t0 < drainTimeMs) {
         const n = await activeConnections().catch(() => 0);
@@ -379,6 +391,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
       }
       log.info({ reason, drainedMs: Date.now() - t0 }, 'drain finished; closing');
       clearInterval(statsTimer);
+      hot.close();
       sources?.close();
       if (dp) {
         await dp.drain('all', 0).catch(() => undefined);
@@ -425,6 +438,8 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     node: () => boot.node,
     commandLineOptions: () => o.commandLineOptions,
     startTime: () => o.startTime,
+    firstStartTime: () => hot.firstStartTime(o.startTime),
+    hotRestartVersion: () => hot.version,
     listeners: listenerInfo,
     clustersText: () => (dp ? dp.clustersText() : pool!.askOne({ q: 'clusters', format: 'text' }) as Promise<string>),
     clustersJson: () => (dp ? dp.clustersJson() : pool!.askOne({ q: 'clusters', format: 'json' })),
@@ -488,6 +503,19 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
       }
     }
   }
+
+  // Serve epoch E+1: hand over the listen sockets, and drain then exit once it is LIVE (Envoy hot restart).
+  await hot.serve({
+    startTime: hot.firstStartTime(o.startTime),
+    listenSockets: () => dp?.listenerManager.listenSockets() ?? [],
+    shutdownAdmin: async () => {
+      await status?.close().catch(() => undefined);
+      await admin?.close().catch(() => undefined);
+    },
+    drainAndExit: (deadlineMs) => {
+      void shutdown('hot restart', 1000, Math.min(drainTimeMs, deadlineMs)).then(() => process.exit(0));
+    },
+  });
 
   const onSignal = (sig: string): void => {
     void shutdown(sig).then(() => process.exit(0));

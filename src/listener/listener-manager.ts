@@ -9,6 +9,7 @@ import type { ListenerConfig } from '../config/listener.js';
 import { ActiveListener } from './listener.js';
 import type { ListenerDeps } from './listener.js';
 import { getOriginalDst } from './original-dst.js';
+import type { InheritedSockets } from './inherited-sockets.js';
 
 export interface ListenerStatus {
   readonly name: string;
@@ -47,6 +48,14 @@ function hostOf(c: ListenerConfig): string {
 export interface ListenerManagerOptions {
   /** How long a replaced or removed listener may drain (Envoy --drain-time-s, default 600 s; we default 30 s). */
   readonly drainTimeMs?: number;
+  /** Hot restart: listen sockets received from the parent epoch, used instead of binding their addresses. */
+  readonly inherited?: InheritedSockets;
+}
+
+/** A bound listen socket as the hot-restart parent hands it over (binding key + the fd this process holds). */
+export interface ListenSocket {
+  readonly key: string;
+  readonly fd: number;
 }
 
 export class ListenerManager {
@@ -56,11 +65,13 @@ export class ListenerManager {
   private readonly boundBy = new Map<string, string>();
   private readonly draining = new Set<ActiveListener>();
   private readonly drainTimeMs: number;
+  private readonly inherited: InheritedSockets | undefined;
   /** Listeners matching this were stopped by a drain (POST /drain_listeners, shutdown): later LDS updates do not start them again. */
   private stopped: ((c: ListenerConfig) => boolean) | null = null;
 
   constructor(private readonly deps: ListenerDeps, opts: ListenerManagerOptions = {}) {
     this.drainTimeMs = opts.drainTimeMs ?? 30_000;
+    this.inherited = opts.inherited;
   }
 
   /** Applies a full set of listeners (SotW): adds, replaces (old version drains) and removes. */
@@ -124,7 +135,10 @@ export class ListenerManager {
         if (a && typeof a === 'object') b.boundPort = a.port;
         resolve(b);
       };
-      if (cfg.address.pipe) server.listen(cfg.address.pipe, done);
+      // Hot restart: the parent's socket (same kernel socket and accept queue) instead of a fresh bind.
+      const fd = this.inherited?.take(key);
+      if (fd !== undefined) server.listen({ fd, backlog: 1024 }, done);
+      else if (cfg.address.pipe) server.listen(cfg.address.pipe, done);
       else server.listen({ host: cfg.address.address, port: cfg.address.port, backlog: 1024 }, done);
     });
   }
@@ -190,6 +204,20 @@ export class ListenerManager {
     return key ? this.bindings.get(key)?.boundPort : undefined;
   }
 
+  /**
+   * The TCP listen sockets this process holds, for a hot-restart child. Pipe listeners are left out: libuv unlinks a
+   * pipe's path when its server closes, which would take the path away from the child.
+   */
+  listenSockets(): ListenSocket[] {
+    const out: ListenSocket[] = [];
+    for (const b of this.bindings.values()) {
+      if (b.key.startsWith('pipe:')) continue;
+      const fd = (b.server as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+      if (typeof fd === 'number' && fd >= 0) out.push({ key: b.key, fd });
+    }
+    return out;
+  }
+
   get(name: string): ActiveListener | undefined {
     return this.listeners.get(name);
   }
@@ -240,8 +268,9 @@ export class ListenerManager {
     const all = [...this.listeners.values()];
     this.listeners.clear();
     this.boundBy.clear();
-    await Promise.all([...all.map((l) => l.drain(timeoutMs)), ...[...this.draining].map((l) => l.drain(timeoutMs))]);
-    this.draining.clear();
+    // Kept in `draining` until each finishes, so activeConnections() (exit on zero connections) still counts them.
+    for (const l of all) this.draining.add(l);
+    await Promise.all([...this.draining].map((l) => l.drain(timeoutMs).then(() => this.draining.delete(l))));
   }
 
   /** Closes everything now. */
