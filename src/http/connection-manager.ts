@@ -37,7 +37,9 @@ import {
   applyForwardingHeaders, escapedSlashes, isValidAuthority, normalizePath, stripHopByHop, stripPort,
 } from './request-headers.js';
 import { RouterRequest } from './router-filter.js';
-import { ReplaySocket } from './replay-socket.js';
+import { H2Transport } from './h2-transport.js';
+import { DrainDecision, H2DrainSequence } from './h2-drain.js';
+import type { DrainStrategy } from './h2-drain.js';
 import type { RouterStream } from './router-filter.js';
 import { H1UpgradeDownstream } from './upgrade.js';
 import { ConnectionBudget, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, globalConnectionBudget, OVERLOAD_REPLY, sharedOverloadManager } from './overload-manager.js';
@@ -109,6 +111,8 @@ export interface HttpDeps {
   readonly overload?: OverloadView;
   /** Global downstream connection cap shared by every HCM; default: globalConnectionBudget (50 000). */
   readonly globalConnections?: ConnectionBudget;
+  /** The --drain-strategy of a drain that starts now (read once per drain); default 'immediate'. */
+  readonly drainStrategy?: () => DrainStrategy;
 }
 
 /** Per-listener facts the HCM cannot read from its own config. */
@@ -316,7 +320,7 @@ class ActiveStream implements RouterStream {
       const rid = firstHeader(this.head.headers, 'x-request-id');
       if (rid) headers['x-request-id'] = rid;
     }
-    if (this.hcm.state !== 'active') this.downstream.closeConnectionAfter();
+    if (this.hcm.state !== 'active') this.hcm.drainClose(this.downstream);
   }
 
   localReply(spec: LocalReplySpec, opts: Parameters<typeof sendLocalReply>[2] = {}): void {
@@ -529,7 +533,8 @@ export class HttpConnectionManager {
     });
     const codec = this.config.codecType;
     if (codec === 'HTTP1' || alpn === 'http/1.1') return this.dispatch(socket, false, conn);
-    if (codec === 'HTTP2' || alpn === 'h2') return this.dispatch(socket, true, conn);
+    // Every HTTP/2 session runs over a JS transport (H2Transport), which can write the drain's shutdown notice.
+    if (codec === 'HTTP2' || alpn === 'h2') return this.dispatch(new H2Transport(socket), true, conn);
     // AUTO without ALPN: sniff the HTTP/2 connection preface.
     const PREFACE = 'PRI * HTTP/2.0';
     let buf: Buffer = Buffer.alloc(0);
@@ -540,30 +545,41 @@ export class HttpConnectionManager {
       if (isH2 && buf.length < PREFACE.length) return;
       socket.off('data', onData);
       socket.pause();
-      if (isH2 && 'setNoDelay' in socket && typeof (socket as Socket).ref === 'function' && !(socket instanceof ReplaySocket)) {
-        // node:http2 reads a net.Socket's handle directly and would miss the sniffed bytes.
-        const wrapped = new ReplaySocket(socket as Socket, buf);
-        this.dispatch(wrapped, true, conn);
+      if (isH2) {
+        // The transport replays the sniffed bytes (node:http2 reads a net.Socket's handle directly and would miss them).
+        this.dispatch(new H2Transport(socket, buf), true, conn);
         return;
       }
       socket.unshift(buf);
-      this.dispatch(socket, isH2, conn);
+      this.dispatch(socket, false, conn);
     };
     socket.on('data', onData);
     socket.resume();
   }
 
   private pendingConn: ConnectionInfo | null = null;
+  private pendingTransport: H2Transport | null = null;
   private readonly connBySocket = new WeakMap<object, ConnectionInfo>();
+  /** Each HTTP/2 session's drain sequence (two-phase GOAWAY over its transport). */
+  private readonly h2Drains = new WeakMap<Http2Session, H2DrainSequence>();
+  /** Set while draining: Envoy's drain-close decision for this drain's strategy and window. */
+  private drainDecision: DrainDecision | null = null;
+  /** drain_timeout of this drain: bounded so the final GOAWAY goes out well before the drain deadline. */
+  private h2GraceMs = 0;
+  /** Every connection is being closed now (immediate strategy, or the gradual window is over). */
+  private drainingAll = false;
+  private drainAllTimer: NodeJS.Timeout | null = null;
 
   private dispatch(socket: Duplex, h2: boolean, conn: ConnectionInfo): void {
     this.connBySocket.set(socket, conn);
     this.pendingConn = conn;
+    this.pendingTransport = socket instanceof H2Transport ? socket : null;
     try {
       if (h2) this.h2Server().emit('connection', socket);
       else this.h1Server().emit('connection', socket);
     } finally {
       this.pendingConn = null;
+      this.pendingTransport = null;
     }
     socket.resume();
   }
@@ -619,7 +635,12 @@ export class HttpConnectionManager {
       if (this.pendingConn) this.connBySocket.set(session, this.pendingConn);
       this.sessions.add(session);
       this.resetTrackers.set(session, new PrematureResetTracker());
-      session.once('close', () => this.sessions.delete(session));
+      const seq = new H2DrainSequence(session, this.pendingTransport);
+      this.h2Drains.set(session, seq);
+      session.once('close', () => {
+        seq.stop();
+        this.sessions.delete(session);
+      });
       session.on('error', () => undefined);
       session.on('connect', () => {
         try {
@@ -671,17 +692,24 @@ export class HttpConnectionManager {
   }
 
   private h1Head(req: IncomingMessage, conn: ConnectionInfo): RequestHead {
+    // Host goes to the authority, never into the map: no `delete` on the map, which would turn it into a slow
+    // dictionary-mode object for every later header write and copy on this stream.
     const headers: HeaderMap = {};
     const raw = req.rawHeaders;
+    let host: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i].toLowerCase();
+      if (k === 'host') {
+        host ??= raw[i + 1];
+        continue;
+      }
       const cur = headers[k];
       if (cur === undefined) headers[k] = raw[i + 1];
       else if (typeof cur === 'string') headers[k] = [cur, raw[i + 1]];
       else cur.push(raw[i + 1]);
     }
     let path = req.url ?? '/';
-    let authority = firstHeader(headers, 'host') ?? '';
+    let authority = host ?? '';
     if (!path.startsWith('/') && /^https?:\/\//i.test(path)) {
       // Absolute-form target overrides Host (RFC 9112 §3.2.2).
       try {
@@ -795,7 +823,7 @@ export class HttpConnectionManager {
         ds.closeConnectionAfter();
         return s.localReply(OVERLOAD_REPLY);
       }
-      if (ds instanceof H2Downstream) ds.goAway();
+      if (ds instanceof H2Downstream) this.drainH2Session(ds.session, c.drainTimeoutMs);
       else ds.closeConnectionAfter();
     }
     if (headerCount > c.maxHeadersCount) return s.localReply(LocalReply.tooManyHeaders);
@@ -990,18 +1018,30 @@ export class HttpConnectionManager {
   }
 
   /**
-   * Graceful drain: no new connections; HTTP/1 idle keep-alive connections close now and busy ones after their
-   * response (Connection: close); HTTP/2 sessions get GOAWAY and finish their streams. Resolves when all are gone
-   * or after `timeoutMs`, when the rest are destroyed.
+   * Graceful drain: no new connections; connections are told to close as Envoy's drain manager decides
+   * (`strategy`, see DrainDecision): `immediate` — HTTP/1 idle keep-alive connections close now and busy ones after
+   * their response (Connection: close), every HTTP/2 session starts its two-phase GOAWAY now; `gradual` — each
+   * response closes its connection with a probability rising from 0 to 1 over `timeoutMs` (HTTP/2: the session's
+   * GOAWAY sequence starts), and whatever is left is closed that way at the end of the first 3/4 of the window.
+   * HTTP/2's final GOAWAY follows the notice after the HCM drain_timeout, at most half the window. Resolves when all
+   * connections are gone or after `timeoutMs`, when the rest are destroyed (streams still open are reset).
    */
-  drain(timeoutMs: number): Promise<void> {
+  drain(timeoutMs: number, strategy: DrainStrategy = this.deps.drainStrategy?.() ?? 'immediate'): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
-    this.state = 'draining';
-    this.h1?.closeIdleConnections();
-    for (const s of this.sessions) {
-      try {
-        s.close();
-      } catch { /* already closing */ }
+    if (this.state === 'active') {
+      this.state = 'draining';
+      this.h2GraceMs = Math.min(this.config.drainTimeoutMs, Math.floor(timeoutMs / 2));
+      this.drainDecision = new DrainDecision(strategy, Date.now(), timeoutMs, Date.now, this.random);
+      if (strategy === 'immediate' || timeoutMs <= 0) this.drainAllConnections();
+      else {
+        // Gradual: the ramp decides per response; connections that sent nothing are closed once 3/4 of the window
+        // passed, so they still get a graceful close (Envoy leaves them to the listener's removal at the end).
+        this.drainAllTimer = setTimeout(() => this.drainAllConnections(), Math.floor(timeoutMs * 0.75));
+      }
+    } else if (strategy === 'immediate' || timeoutMs <= 0) {
+      // A later, stricter drain (e.g. shutdown after drain_listeners?graceful) closes everything now.
+      this.h2GraceMs = Math.min(this.h2GraceMs, Math.floor(timeoutMs / 2));
+      this.drainAllConnections();
     }
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -1016,11 +1056,38 @@ export class HttpConnectionManager {
     });
   }
 
+  /** Drain-close for every connection now: idle HTTP/1 ones close, every HTTP/2 session starts its GOAWAY sequence. */
+  private drainAllConnections(): void {
+    if (this.drainAllTimer) clearTimeout(this.drainAllTimer);
+    this.drainAllTimer = null;
+    this.drainingAll = true;
+    this.h1?.closeIdleConnections();
+    for (const s of this.sessions) this.drainH2Session(s, this.h2GraceMs);
+  }
+
+  /** Starts the two-phase GOAWAY of one HTTP/2 session (drain, overload's disable-keep-alive); no-op when started. */
+  private drainH2Session(session: Http2Session | undefined, graceMs: number): void {
+    if (!session) return;
+    const seq = this.h2Drains.get(session);
+    if (seq) seq.start(graceMs);
+    else if (!session.closed && !session.destroyed) session.close();
+  }
+
+  /** A response of a draining manager: Envoy's drain-close decision for its connection (HTTP/1 Connection: close). */
+  drainClose(ds: Downstream): void {
+    if (!this.drainingAll && this.drainDecision && !this.drainDecision.drainClose()) return;
+    if (ds instanceof H2Downstream) this.drainH2Session(ds.session, this.h2GraceMs);
+    else ds.closeConnectionAfter();
+  }
+
   private checkDrained(): void {
     if (this.state !== 'draining') return;
-    this.h1?.closeIdleConnections();
+    // Gradual drains keep idle keep-alive connections open until the ramp closes them (or the window ends).
+    if (this.drainingAll) this.h1?.closeIdleConnections();
     if (this.sockets.size > 0) return;
     this.state = 'closed';
+    if (this.drainAllTimer) clearTimeout(this.drainAllTimer);
+    this.drainAllTimer = null;
     this.filters.close();
     const w = this.drainWaiters;
     this.drainWaiters = [];
@@ -1030,8 +1097,13 @@ export class HttpConnectionManager {
   /** Closes everything now. */
   destroy(): void {
     this.state = 'closed';
+    if (this.drainAllTimer) clearTimeout(this.drainAllTimer);
+    this.drainAllTimer = null;
     this.filters.close();
-    for (const s of this.sessions) s.destroy();
+    for (const s of this.sessions) {
+      this.h2Drains.get(s)?.stop();
+      s.destroy();
+    }
     for (const s of this.sockets) s.destroy();
     this.h1?.closeAllConnections();
     this.sockets.clear();

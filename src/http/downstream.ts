@@ -1,7 +1,7 @@
 // http/: the downstream side of one HTTP stream, the same shape for HTTP/1.1 (node:http req/res) and HTTP/2
 // (node:http2 server stream). The active stream and router talk only to this interface.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import type { Http2Session, ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { HeaderMap } from '../common/headers.js';
 import { resetStreamLocally } from './h2-abuse.js';
@@ -293,13 +293,8 @@ export class H2Downstream implements Downstream {
     /* HTTP/2 drains with GOAWAY at the session level. */
   }
 
-  /** Graceful GOAWAY for the whole session: streams in flight finish, the client opens a new connection (keep-alive off). */
-  goAway(): void {
-    const session = this.stream.session;
-    if (session && !session.closed && !session.destroyed) {
-      try {
-        session.close();
-      } catch { /* already closing */ }
-    }
+  /** The HTTP/2 session this stream belongs to (the connection manager drains it with a two-phase GOAWAY). */
+  get session(): Http2Session | undefined {
+    return this.stream.session;
   }
 }

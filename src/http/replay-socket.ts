@@ -24,6 +24,24 @@ export class ReplaySocket extends Duplex {
     this.inner.write(chunk, enc, cb);
   }
 
+  /** Chunks queued while corked (node:http2 and node:tls hand over one batch corked): one corked inner write. */
+  override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], cb: (err?: Error | null) => void): void {
+    this.writeChunks(chunks, cb);
+  }
+
+  protected writeChunks(chunks: { chunk: Buffer; encoding: BufferEncoding }[], cb: (err?: Error | null) => void): void {
+    const inner = this.inner;
+    const last = chunks.length - 1;
+    if (last === 0) {
+      inner.write(chunks[0].chunk, chunks[0].encoding, cb);
+      return;
+    }
+    inner.cork();
+    for (let i = 0; i < last; i++) inner.write(chunks[i].chunk, chunks[i].encoding);
+    inner.write(chunks[last].chunk, chunks[last].encoding, cb);
+    inner.uncork();
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.inner.end();
     cb();
