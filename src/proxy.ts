@@ -114,6 +114,8 @@ function resourceRegistry(): Map<XdsTypeUrl, ResourceType<any>> {
 interface BuiltDataPlane extends DataPlane {
   readonly listenerManager: ListenerManager;
   readonly clusterManager: ClusterManager;
+  /** `strategy` 'flag': the --drain-strategy (gradual|immediate); default immediate. */
+  drain(which: 'all' | 'inbound', timeoutMs: number, strategy?: 'immediate' | 'flag'): Promise<void>;
 }
 
 function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSockets): BuiltDataPlane {
@@ -141,7 +143,7 @@ function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSo
       tracers,
       onConnectionRejected: (listener, reason) => httpLog.debug({ listener, reason }, 'connection rejected'),
     },
-    { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000, ...(inherited ? { inherited } : {}) },
+    { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000, drainStrategy: o.flags.drainStrategy ?? 'gradual', ...(inherited ? { inherited } : {}) },
   );
   let knownClusters = new Set<string>();
   let current: ConfigSnapshot = EMPTY_SNAPSHOT;
@@ -173,11 +175,11 @@ function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSo
     listeners: () => listeners.status().map((s) => ({ name: s.name, address: s.address, port: s.boundPort, state: s.state, connections: s.connections })),
     activeConnections: () => listeners.activeConnections(),
     acceptedConnections: () => listeners.status().reduce((n, s) => n + (s.state === 'active' ? listeners.get(s.name)?.totalConnections ?? 0 : 0), 0),
-    drain(which, timeoutMs) {
-      if (which === 'all') return listeners.drainAll(timeoutMs);
+    drain(which, timeoutMs, strategy = 'immediate') {
+      if (which === 'all') return listeners.drainAll(timeoutMs, strategy);
       // Istio / Envoy drain_listeners?inboundonly: only listeners marked INBOUND stop taking connections; OUTBOUND
       // and unspecified ones keep working so the app can finish its own calls.
-      return listeners.drain((c: ListenerConfig) => c.trafficDirection === 'INBOUND', timeoutMs);
+      return listeners.drain((c: ListenerConfig) => c.trafficDirection === 'INBOUND', timeoutMs, strategy);
     },
     async close() {
       await listeners.close().catch(() => undefined);
@@ -354,8 +356,11 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     if (dp) return dp.activeConnections();
     return (await pool!.status()).reduce((n, s) => n + s.connections, 0);
   };
-  const drainData = (which: 'all' | 'inbound', timeoutMs: number): Promise<unknown> => {
-    if (dp) return dp.drain(which, timeoutMs);
+  // SIGTERM is Istio's termination drain, which pilot-agent runs on an Envoy started with --drain-strategy immediate:
+  // always immediate. --drain-strategy ('flag') applies to POST /drain_listeners?graceful and LDS listener drains.
+  // Workers drain immediately (the worker drain message carries no strategy yet).
+  const drainData = (which: 'all' | 'inbound', timeoutMs: number, strategy: 'immediate' | 'flag' = 'immediate'): Promise<unknown> => {
+    if (dp) return dp.drain(which, timeoutMs, strategy);
     return pool!.askAll({ q: 'drain', inboundOnly: which === 'inbound', timeoutMs }, timeoutMs + 5000);
   };
 
@@ -460,7 +465,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
       lifecycle.startDraining();
       const which = opts.inboundOnly ? 'inbound' : 'all';
       // Graceful: connections finish within the drain time; otherwise the listeners stop and their connections close.
-      const done = drainData(which, opts.graceful ? drainTimeMs : 0).catch(() => undefined);
+      const done = drainData(which, opts.graceful ? drainTimeMs : 0, 'flag').catch(() => undefined);
       log.info({ inboundOnly: opts.inboundOnly, graceful: opts.graceful }, 'drain_listeners');
       // Answer once the listening sockets are closed (new connections refused), not when the drain ends.
       return opts.graceful ? sleep(50) : done.then(() => undefined);

@@ -9,6 +9,7 @@ import type { ListenerConfig } from '../config/listener.js';
 import { ActiveListener } from './listener.js';
 import type { ListenerDeps } from './listener.js';
 import { getOriginalDst } from './original-dst.js';
+import type { DrainStrategy } from '../http/h2-drain.js';
 import type { InheritedSockets } from './inherited-sockets.js';
 
 export interface ListenerStatus {
@@ -48,6 +49,9 @@ function hostOf(c: ListenerConfig): string {
 export interface ListenerManagerOptions {
   /** How long a replaced or removed listener may drain (Envoy --drain-time-s, default 600 s; we default 30 s). */
   readonly drainTimeMs?: number;
+  /** Envoy --drain-strategy for drains of replaced/removed listeners (LDS) and drains asked with strategy 'flag';
+   *  default 'immediate'. */
+  readonly drainStrategy?: DrainStrategy;
   /** Hot restart: listen sockets received from the parent epoch, used instead of binding their addresses. */
   readonly inherited?: InheritedSockets;
 }
@@ -69,8 +73,16 @@ export class ListenerManager {
   /** Listeners matching this were stopped by a drain (POST /drain_listeners, shutdown): later LDS updates do not start them again. */
   private stopped: ((c: ListenerConfig) => boolean) | null = null;
 
+  private readonly drainStrategy: DrainStrategy;
+  /** The strategy the connection managers read when their drain starts (set around each synchronous drain start). */
+  private startingStrategy: DrainStrategy;
+
   constructor(private readonly deps: ListenerDeps, opts: ListenerManagerOptions = {}) {
     this.drainTimeMs = opts.drainTimeMs ?? 30_000;
+    this.drainStrategy = opts.drainStrategy ?? 'immediate';
+    this.startingStrategy = this.drainStrategy;
+    // Connection managers ask their deps for the strategy when a drain starts: ours answers per drain.
+    this.deps = { ...deps, drainStrategy: () => this.startingStrategy };
     this.inherited = opts.inherited;
   }
 
@@ -180,7 +192,7 @@ export class ListenerManager {
 
   private retire(l: ActiveListener): void {
     this.draining.add(l);
-    void l.drain(this.drainTimeMs).then(() => this.draining.delete(l));
+    void this.startDrain(l, this.drainTimeMs, this.drainStrategy).then(() => this.draining.delete(l));
   }
 
   private unbind(key: string): void {
@@ -239,7 +251,7 @@ export class ListenerManager {
    * open connections finish (HTTP/1.1 Connection: close, HTTP/2 GOAWAY) bounded by `timeoutMs`; the others keep
    * serving. Matching listeners stay stopped across later LDS updates.
    */
-  async drain(filter: (c: ListenerConfig) => boolean, timeoutMs = this.drainTimeMs): Promise<void> {
+  async drain(filter: (c: ListenerConfig) => boolean, timeoutMs = this.drainTimeMs, strategy: DrainStrategy | 'flag' = 'immediate'): Promise<void> {
     const prev = this.stopped;
     this.stopped = prev ? (c) => prev(c) || filter(c) : filter;
     const picked = [...this.listeners.values()].filter((l) => filter(l.config));
@@ -250,7 +262,22 @@ export class ListenerManager {
       if (key) this.unbind(key);
       this.draining.add(l);
     }
-    await Promise.all(picked.map((l) => l.drain(timeoutMs).then(() => this.draining.delete(l))));
+    const st = strategy === 'flag' ? this.drainStrategy : strategy;
+    await Promise.all(picked.map((l) => this.startDrain(l, timeoutMs, st).then(() => this.draining.delete(l))));
+  }
+
+  /**
+   * Starts one listener's drain with `strategy` (--drain-strategy): its connection managers read it synchronously
+   * from deps.drainStrategy when their drain starts (ActiveListener.drain starts them before returning).
+   */
+  private startDrain(l: ActiveListener, timeoutMs: number, strategy: DrainStrategy): Promise<void> {
+    const prev = this.startingStrategy;
+    this.startingStrategy = strategy;
+    try {
+      return l.drain(timeoutMs);
+    } finally {
+      this.startingStrategy = prev;
+    }
   }
 
   /** Open downstream connections over every listener version, active and draining (EXIT_ON_ZERO_ACTIVE_CONNECTIONS). */
@@ -262,7 +289,8 @@ export class ListenerManager {
   }
 
   /** Drains everything (server shutdown / POST /drain_listeners). */
-  async drainAll(timeoutMs = this.drainTimeMs): Promise<void> {
+  async drainAll(timeoutMs = this.drainTimeMs, strategy: DrainStrategy | 'flag' = 'immediate'): Promise<void> {
+    const st = strategy === 'flag' ? this.drainStrategy : strategy;
     this.stopped = () => true;
     for (const key of [...this.bindings.keys()]) this.unbind(key);
     const all = [...this.listeners.values()];
@@ -270,7 +298,7 @@ export class ListenerManager {
     this.boundBy.clear();
     // Kept in `draining` until each finishes, so activeConnections() (exit on zero connections) still counts them.
     for (const l of all) this.draining.add(l);
-    await Promise.all([...this.draining].map((l) => l.drain(timeoutMs).then(() => this.draining.delete(l))));
+    await Promise.all([...this.draining].map((l) => this.startDrain(l, timeoutMs, st).then(() => this.draining.delete(l))));
   }
 
   /** Closes everything now. */
