@@ -5,8 +5,13 @@
 // Criteria kept: every request in flight at SIGTERM completes (0 resets, 0 truncated bodies: checksums); HTTP/1
 // responses after SIGTERM carry `Connection: close` (drain strategy immediate, so every one must); HTTP/2 clients get
 // GOAWAY; the process exits ≤ drain timeout + 1 s. Requests started after SIGTERM are printed (refusal is allowed
-// once the drain started). The two-phase HTTP/2 GOAWAY is a `todo` test (meshlet sends one GOAWAY). The listener is INBOUND: meshlet (like Istio) drains only inbound listeners on SIGTERM.
-// Scaled: 500 rps → 2 × 80 rps for 2.5 s; drain-time 600 s → 4 s.
+// once the drain started). HTTP/2 drains in Envoy's two phases, seen by a raw-frame client (node's client answers a
+// GOAWAY with its own, which makes the server send the final one at once): GOAWAY(2^31−1, NO_ERROR) first, a stream
+// sent right after SIGTERM (racing the notice) is served, the final GOAWAY with the last stream id processed comes
+// drain_timeout later, the stream in flight completes. The listener is INBOUND: meshlet (like Istio) drains only
+// inbound listeners on SIGTERM.
+// Scaled: 500 rps → 2 × 80 rps for 2.5 s; drain-time 600 s → 4 s; HCM drain_timeout 5 s → 1 s (the final GOAWAY
+// must reach the client while the 2 s request in flight at SIGTERM keeps its connection open).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,8 +20,10 @@ import { join } from 'node:path';
 import { MeshletProcess, freePort } from '../support/meshlet-process.js';
 import { runLoad, type LoadResult } from '../support/load.js';
 import { FaultBackend, sleep, staticBootstrap } from './fault-env.js';
+import { RawH2DrainClient, waitUntil } from '../support/raw-h2-drain-client.js';
 
 const DRAIN_S = 4;
+const DRAIN_TIMEOUT_MS = 1000;
 
 describe('FT-8 SIGTERM drain with in-flight HTTP/1.1 and HTTP/2 requests', { timeout: 60_000 }, () => {
   let backend: FaultBackend;
@@ -29,7 +36,7 @@ describe('FT-8 SIGTERM drain with in-flight HTTP/1.1 and HTTP/2 requests', { tim
     backend = await FaultBackend.start('backend-a');
     port = await freePort();
     meshlet = await MeshletProcess.start({
-      bootstrap: staticBootstrap({ port, listener: { traffic_direction: 'INBOUND' }, accessLog: join(dir, 'access.log'), clusters: [{ name: 'svc', ports: [backend.port] }], routes: [{ match: { prefix: '/' }, route: { cluster: 'svc', timeout: '10s' } }] }),
+      bootstrap: staticBootstrap({ port, listener: { traffic_direction: 'INBOUND' }, hcm: { drain_timeout: `${DRAIN_TIMEOUT_MS / 1000}s` }, accessLog: join(dir, 'access.log'), clusters: [{ name: 'svc', ports: [backend.port] }], routes: [{ match: { prefix: '/' }, route: { cluster: 'svc', timeout: '10s' } }] }),
       args: ['--drain-time-s', String(DRAIN_S), '--drain-strategy', 'immediate'],
     });
     await meshlet.waitState('LIVE');
@@ -42,6 +49,8 @@ describe('FT-8 SIGTERM drain with in-flight HTTP/1.1 and HTTP/2 requests', { tim
   });
 
   let h2Result: LoadResult | null = null;
+  let raw: RawH2DrainClient | null = null;
+  let rawSigAt = 0;
 
   it('completes every in-flight request, signals the drain on both protocols and exits within the drain time', async () => {
     const common = {
@@ -52,9 +61,15 @@ describe('FT-8 SIGTERM drain with in-flight HTTP/1.1 and HTTP/2 requests', { tim
     const h1 = runLoad({ ...common, protocol: 'http1', path: (i) => `/h1/${i}` });
     const h2 = runLoad({ ...common, protocol: 'http2', path: (i) => `/h2/${i}` });
     const t0 = performance.now();
-    await sleep(2000);
+    await sleep(1500);
+    // The raw-frame HTTP/2 client: stream 1 (2 s) in flight at SIGTERM, stream 3 sent right after the signal.
+    raw = await RawH2DrainClient.connect(port);
+    raw.get(1, '/raw/1', [['x-delay-ms', '2000']]);
+    await sleep(500);
     const inflightAtSignal = backend.stats.inflight;
     meshlet.signal('SIGTERM');
+    rawSigAt = performance.now();
+    raw.get(3, '/raw/3');
     const sigAt = performance.now() - t0;
     const exit = await meshlet.waitExit((DRAIN_S + 5) * 1000);
     const exitAfter = performance.now() - t0 - sigAt;
@@ -82,16 +97,27 @@ describe('FT-8 SIGTERM drain with in-flight HTTP/1.1 and HTTP/2 requests', { tim
     assert.ok(exitAfter <= (DRAIN_S + 1) * 1000, `exited ${Math.round(exitAfter)} ms after SIGTERM (≤ drain time + 1 s)`);
   });
 
-  // Known gap, kept visible: meshlet drains HTTP/2 with one GOAWAY carrying the current last stream id (Node's
-  // session.close()), so a request already on the wire gets REFUSED_STREAM; Envoy's two-phase drain sends
-  // GOAWAY(2^31−1) first, then the final GOAWAY, and refuses nothing in flight. Node cannot do it: it has no
-  // shutdown-notice API, session.goaway(0, 2^31−1) makes nghttp2 silently ignore every later stream (worse: they
-  // hang until the final GOAWAY), and writing the frame to the session's transport ourselves aborts node on TLS
-  // (Http2Session::OnStreamAfterWrite: is_write_in_progress) and can on TCP under backpressure.
-  it('HTTP/2 drain is two-phase: GOAWAY(2^31−1) first, no stream refused', { todo: 'node:http2 has no shutdown-notice (nghttp2_submit_shutdown_notice) API; meshlet sends a single GOAWAY' }, () => {
-    assert.ok(h2Result, 'the drain run happened');
-    assert.equal(h2Result.goaways[0]?.lastStreamId, 2 ** 31 - 1, `first GOAWAY: ${JSON.stringify(h2Result.goaways)}`);
-    assert.ok(h2Result.goaways.length >= 2, 'a final GOAWAY follows');
-    assert.equal(h2Result.records.filter((x) => /REFUSED_STREAM/.test(x.detail)).length, 0, 'no stream refused');
+  // Envoy's two-phase drain (shutdown notice, then the final GOAWAY after drain_timeout), written by meshlet's HTTP/2
+  // transport (src/http/h2-transport.ts): nothing on the wire is refused.
+  it('HTTP/2 drain is two-phase: GOAWAY(2^31−1) first, then the final GOAWAY after drain_timeout, no stream refused', async () => {
+    assert.ok(h2Result && raw, 'the drain run happened');
+    const c = raw;
+    try {
+      const g = c.goaways();
+      console.log(`# FT-8 raw client GOAWAYs ${JSON.stringify(g.map((x) => ({ ...x, at: Math.round(x.at - rawSigAt) })))}`);
+      assert.deepEqual(g[0] && { last: g[0].lastStreamId, code: g[0].code }, { last: 2 ** 31 - 1, code: 0 }, 'first GOAWAY: the shutdown notice (2^31−1, NO_ERROR)');
+      assert.ok(await waitUntil(() => c.ended(3), 1000), 'stream 3, sent right after SIGTERM, is served');
+      assert.deepEqual([...c.resets(1), ...c.resets(3)], [], 'no stream refused or reset');
+      assert.ok(c.ended(1), 'stream 1, in flight at SIGTERM, completes');
+      const final = g[1];
+      assert.ok(final, 'a final GOAWAY follows');
+      assert.deepEqual({ last: final.lastStreamId, code: final.code }, { last: 3, code: 0 }, 'final GOAWAY: last stream id processed, NO_ERROR');
+      assert.ok(final.at - g[0]!.at >= DRAIN_TIMEOUT_MS - 10, `final GOAWAY ${Math.round(final.at - g[0]!.at)} ms after the notice (drain_timeout ${DRAIN_TIMEOUT_MS} ms)`);
+      // node's load client: it saw the notice first too, and none of its streams was refused.
+      assert.equal(h2Result.goaways[0]?.lastStreamId, 2 ** 31 - 1, `node client's first GOAWAY: ${JSON.stringify(h2Result.goaways)}`);
+      assert.deepEqual(h2Result.records.filter((x) => /REFUSED_STREAM|NGHTTP2_REFUSED/.test(x.detail)).map((x) => x.detail), [], 'no stream refused');
+    } finally {
+      c.destroy();
+    }
   });
 });
