@@ -123,15 +123,28 @@ function compileMirrors(list: readonly MirrorPolicyConfig[]): readonly MirrorPol
 /** Tables with more routes than this compile each virtual host on its first lookup instead of all up front. */
 export const LAZY_VHOST_ROUTE_THRESHOLD = 2000;
 
+/** Compilation work that yields between slices (one route each) and returns T when done. */
+export type CompileSteps<T> = Generator<void, T, void>;
+
 class CompiledVhost {
   readonly level: HeaderMutationLevel | null;
   readonly virtualClusters: readonly { readonly name: string; readonly matchers: readonly HeaderMatcher[] }[];
   private compiled: CompiledRoute[] | null = null;
 
-  constructor(readonly config: VirtualHostConfig, readonly index: number, readonly table: CompiledTable, lazy: boolean) {
+  constructor(readonly config: VirtualHostConfig, readonly index: number, readonly table: CompiledTable) {
     this.level = compileMutationLevel(config.mutations);
     this.virtualClusters = config.virtualClusters.length === 0 ? [] : config.virtualClusters.map((v) => ({ name: v.name, matchers: v.headers.map((h) => new HeaderMatcher(h)) }));
-    if (!lazy) this.compiled = this.compileRoutes();
+  }
+
+  /** Compiles the routes now, yielding after each (the table is not visible to lookups until all are done). */
+  *compileSteps(): CompileSteps<void> {
+    const out: CompiledRoute[] = [];
+    const rs = this.config.routes;
+    for (let i = 0; i < rs.length; i++) {
+      out.push(new CompiledRoute(rs[i], i, this));
+      yield;
+    }
+    this.compiled = out;
   }
 
   /** The compiled routes (compiled on first use for a lazily compiled table; the config was validated already). */
@@ -598,22 +611,38 @@ function buckets(m: Map<number, Map<string, CompiledVhost>>): Buckets {
 class CompiledTable implements RouteTable {
   readonly name: string;
   readonly level: HeaderMutationLevel | null;
-  private readonly vhosts: CompiledVhost[];
+  private readonly vhosts: CompiledVhost[] = [];
   private readonly exact = new Map<string, CompiledVhost>();
-  private readonly suffixes: Buckets;
-  private readonly prefixes: Buckets;
-  private readonly defaultVhost: CompiledVhost | null = null;
-  private readonly onlyDefault: boolean;
+  private suffixes: Buckets = [];
+  private prefixes: Buckets = [];
+  private defaultVhost: CompiledVhost | null = null;
+  private onlyDefault = false;
   private readonly vhostHeader: string | undefined;
 
+  /** An empty table: build() fills it; nobody sees it before build() has returned it. */
   constructor(readonly config: RouteConfig, readonly options: RouteTableOptions) {
     this.name = config.name;
     this.level = compileMutationLevel(config.mutations);
     this.vhostHeader = (options.vhostHeader ?? config.vhostHeader)?.toLowerCase();
+  }
+
+  /** Compiles every virtual host (and its routes unless lazy), yielding after each route, then indexes domains. */
+  *build(): CompileSteps<RouteTable> {
+    const config = this.config;
     let total = 0;
     for (const v of config.virtualHosts) total += v.routes.length;
-    const lazy = (options.lazyThreshold ?? LAZY_VHOST_ROUTE_THRESHOLD) < total;
-    this.vhosts = config.virtualHosts.map((v, i) => new CompiledVhost(v, i, this, lazy));
+    const lazy = (this.options.lazyThreshold ?? LAZY_VHOST_ROUTE_THRESHOLD) < total;
+    for (let i = 0; i < config.virtualHosts.length; i++) {
+      const vh = new CompiledVhost(config.virtualHosts[i], i, this);
+      this.vhosts.push(vh);
+      if (!lazy) yield* vh.compileSteps();
+      yield;
+    }
+    this.indexDomains();
+    return this;
+  }
+
+  private indexDomains(): void {
     const suf = new Map<number, Map<string, CompiledVhost>>();
     const pre = new Map<number, Map<string, CompiledVhost>>();
     for (const vh of this.vhosts) {
@@ -722,5 +751,18 @@ class CompiledTable implements RouteTable {
 
 /** Compiles a translated RouteConfig (already validated) into the immutable lookup structure. */
 export function compileRouteTable(config: RouteConfig, opts: RouteTableOptions = {}): RouteTable {
-  return new CompiledTable(config, opts);
+  const steps = compileRouteTableSteps(config, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * compileRouteTable in slices (one route per slice): the same table, built aside and returned only when complete,
+ * so a caller that swaps tables by reference never exposes a half-compiled one. The one implementation:
+ * compileRouteTable runs it to the end.
+ */
+export function compileRouteTableSteps(config: RouteConfig, opts: RouteTableOptions = {}): CompileSteps<RouteTable> {
+  return new CompiledTable(config, opts).build();
 }

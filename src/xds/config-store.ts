@@ -2,8 +2,7 @@
 // the data path. Decodes and translates each update via its ResourceType (atomically: one bad resource rejects
 // the whole update), tracks LDS→RDS and CDS→EDS dependencies, warms new or changed listeners/clusters until their
 // route configs / endpoints arrive, and publishes frozen ConfigSnapshots swapped by reference, only on real change.
-import { createHash } from 'node:crypto';
-import type { FieldError } from '../common/validation.js';
+import type { FieldError, ValidationResult } from '../common/validation.js';
 import { formatErrors } from '../common/validation.js';
 import type { ConfigSnapshot, ResourceEntry } from '../config/snapshot.js';
 import { EMPTY_SNAPSHOT } from '../config/snapshot.js';
@@ -11,6 +10,8 @@ import { decodeAny, ProtoConversionError, type Canonical } from './proto-json.js
 import { ShortName, TypeUrl, type Dependencies, type ResourceType, type TranslateContext, type XdsTypeUrl } from './resource-type.js';
 import { XdsHistory, type HistoryHandle, type HistorySource } from './xds-history.js';
 import { unknownClusterErrors } from './resource-types/route-configuration.js';
+import { contentHash, contentHashInSlices, decodeAnyInSlices, deepFreeze, freezeInSlices, type Slices } from './resource-slices.js';
+import { isSlicedResourceType } from './sliced-resource-type.js';
 
 /** Minimal structured logger (pino's Logger fits). */
 export interface XdsLogger {
@@ -122,6 +123,8 @@ interface UpdateJob {
   readonly failed: { name: string; raw?: Readonly<Record<string, unknown>> }[];
   readonly translated: { name: string; value: unknown; raw: Canonical; deps: Dependencies; hash: string; version: string }[];
   readonly seen: Map<string, number>;
+  /** The item in progress when a chunk ended inside it (a sliced resource), resumed by the next chunk. */
+  current: Slices<void> | null;
   validateMs: number;
 }
 
@@ -132,32 +135,8 @@ function emptyStats(): SubscriptionStats {
   return { update_attempt: 0, update_success: 0, update_rejected: 0, update_failure: 0, init_fetch_timeout: 0, update_time: 0, version_text: '' };
 }
 
-/** Deterministic JSON for content comparison (sorted keys, Buffers as base64). */
-export function stableHash(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (Buffer.isBuffer(v)) return `b64:${v.toString('base64')}`;
-  if (v instanceof Uint8Array) return `b64:${Buffer.from(v).toString('base64')}`;
-  if (Array.isArray(v)) return `[${v.map(stableHash).join(',')}]`;
-  if (typeof v === 'object') {
-    const keys = Object.keys(v as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableHash((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** A short digest of a resource's canonical content (equal content → equal digest); kept per resource instead of
- *  the full stableHash string, which for a big route table or EDS resource is as large as the resource itself. */
-export function contentHash(v: unknown): string {
-  return createHash('sha256').update(stableHash(v)).digest('base64');
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o) && !Buffer.isBuffer(o) && !(o instanceof Map)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as object)) deepFreeze(v);
-  }
-  return o;
-}
+// Content digests live with the sliced hashing that must give the same digest (resource-slices.ts).
+export { stableHash, contentHash } from './resource-slices.js';
 
 /** Holds accepted xDS resources per type and publishes warmed, immutable snapshots. */
 export class ConfigStore {
@@ -192,6 +171,9 @@ export class ConfigStore {
   private readonly publishedAt = new Map<XdsTypeUrl, number>();
   private wantedComputedFor = '';
   private readonly pendingWantedNotify = new Set<XdsTypeUrl>();
+  /** readiness()'s warming lists and the listener/cluster mutation counters they were computed at. */
+  private warmingKey = '';
+  private warmingCache: { readonly listeners: readonly string[]; readonly clusters: readonly string[] } | null = null;
   /** Per type: the tail of the chunked updates in progress (keeps one type's responses in arrival order). */
   private readonly queues = new Map<XdsTypeUrl, Promise<void>>();
 
@@ -277,19 +259,27 @@ export class ConfigStore {
   }
 
   readiness(): ReadinessFacts {
+    // Polled every 250 ms and after every apply: the warming lists (a pass over every accepted listener and cluster)
+    // are recomputed only when one of those sets changed.
+    const key = `${this.mut(TypeUrl.Listener)}/${this.mut(TypeUrl.Cluster)}`;
+    if (this.warmingKey !== key) {
+      this.warmingKey = key;
+      this.warmingCache = null;
+    }
     const warming = (t: XdsTypeUrl): string[] => {
       const out: string[] = [];
       const act = this.active.get(t)!;
       for (const [name, s] of this.accepted.get(t)!) if (act.get(name) !== s) out.push(name);
       return out;
     };
+    const w = (this.warmingCache ??= { listeners: Object.freeze(warming(TypeUrl.Listener)), clusters: Object.freeze(warming(TypeUrl.Cluster)) });
     return {
       cdsApplied: this.dynamicApplied.has(TypeUrl.Cluster),
       ldsApplied: this.dynamicApplied.has(TypeUrl.Listener),
       cdsInitTimedOut: this.initTimedOut.has(TypeUrl.Cluster),
       ldsInitTimedOut: this.initTimedOut.has(TypeUrl.Listener),
-      warmingListeners: warming(TypeUrl.Listener),
-      warmingClusters: warming(TypeUrl.Cluster),
+      warmingListeners: w.listeners,
+      warmingClusters: w.clusters,
     };
   }
 
@@ -417,93 +407,119 @@ export class ConfigStore {
     if (!rt) return this.reject(typeUrl, meta, receivedAt, 0, [{ path: 'type_url', message: `no translator registered for ${typeUrl}` }], []);
     return {
       typeUrl, items, removed, meta, mode, isStatic, receivedAt, rt, stats, short: ShortName[typeUrl] ?? typeUrl,
-      i: 0, errors: [], failed: [], translated: [], seen: new Map(), validateMs: 0,
+      i: 0, errors: [], failed: [], translated: [], seen: new Map(), current: null, validateMs: 0,
     };
   }
 
-  /** Decodes, validates and translates items until done (true) or past the deadline (false). Changes no state. */
+  /**
+   * Decodes, validates and translates items until done (true) or past the deadline (false). Changes no state. Each
+   * item is worked by itemSteps; an item of a sliced type (RDS) yields between its virtual hosts and routes, so one
+   * mesh-sized RouteConfiguration is spread over many chunks too (its partial work stays inside the job).
+   */
   private step(job: UpdateJob, deadline: number): boolean {
     const t0 = performance.now();
-    const { typeUrl, items, meta, isStatic, rt, short, errors, failed, translated, seen } = job;
-    const prev = this.accepted.get(typeUrl)!;
+    const n = job.items.length;
     let i = job.i;
-    for (; i < items.length; i++) {
-      if (i > job.i && (i & 15) === 0 && performance.now() > deadline) break;
-      const p = `resources[${i}]`;
-      let canonical: Canonical;
-      try {
-        canonical = toCanonical(items[i].resource, p);
-      } catch (e) {
-        const err = e instanceof ProtoConversionError ? { path: e.path || p, message: e.detail } : { path: p, message: String((e as Error).message ?? e) };
-        errors.push(err);
-        failed.push({ name: items[i].name ?? `${p}` });
-        continue;
+    while (i < n) {
+      let cur = job.current;
+      if (cur === null) {
+        if (i > job.i && (i & 15) === 0 && performance.now() > deadline) break;
+        cur = job.current = this.itemSteps(job, i);
       }
-      const { '@type': at, ...raw } = canonical;
-      if (at !== typeUrl) {
-        errors.push({ path: `${p}.@type`, message: `expected ${typeUrl}, got ${String(at)}` });
-        failed.push({ name: items[i].name ?? p, raw });
-        continue;
-      }
-      const name = rt.name(raw);
-      if (!name) {
-        errors.push({ path: p, message: `${short} resource has no name` });
-        failed.push({ name: p, raw });
-        continue;
-      }
-      if (items[i].name !== undefined && items[i].name !== name) {
-        errors.push({ path: p, message: `Delta resource name "${items[i].name}" does not match the resource's name "${name}"` });
-      }
-      const dup = seen.get(name);
-      if (dup !== undefined) {
-        errors.push({ path: p, message: `duplicate resource name "${name}" (also resources[${dup}])` });
-        failed.push({ name, raw });
-        continue;
-      }
-      seen.set(name, i);
-      const existing = prev.get(name);
-      if (!isStatic && existing?.entry.isStatic) {
-        errors.push({ path: p, message: `"${name}" is a static resource from the bootstrap and cannot be changed by xDS` });
-        failed.push({ name, raw });
-        continue;
-      }
-      const hash = contentHash(raw);
-      const version = isStatic ? 'static' : (items[i].version ?? meta.version);
-      if (existing && existing.hash === hash) {
-        translated.push({ name, value: existing.entry.value, raw: existing.entry.raw as Canonical, deps: existing.deps, hash, version: existing.entry.version });
-        continue;
-      }
-      let res;
-      try {
-        res = rt.translate(raw, this.ctx);
-      } catch (e) {
-        res = { ok: false as const, errors: [{ path: '', message: `translator failed: ${(e as Error).message}` }] };
-      }
-      if (res.ok && typeUrl === TypeUrl.RouteConfiguration) {
-        // validate_clusters: a cross-resource check against the clusters known now (accepted, warming included).
-        const clusters = this.accepted.get(TypeUrl.Cluster)!;
-        const unknown = unknownClusterErrors(raw, (c) => clusters.has(c));
-        if (unknown.length > 0) res = { ok: false as const, errors: unknown };
-      }
-      if (!res.ok) {
-        for (const fe of res.errors) errors.push({ path: fe.path ? `${p}.${fe.path}` : p, message: `${fe.message} (${short} "${name}")` });
-        failed.push({ name, raw });
-        continue;
-      }
-      let deps: Dependencies = {};
-      try {
-        deps = rt.dependencies(res.value);
-      } catch (e) {
-        errors.push({ path: p, message: `dependencies failed: ${(e as Error).message}` });
-      }
-      // The raw canonical form is plain data and frozen deeply (here, while chunked, not in the commit); the
-      // translated value belongs to its translator (readonly by contract; it may hold compiled objects such as RE2
-      // instances, so it is not frozen here).
-      translated.push({ name, value: res.value, raw: deepFreeze(raw), deps, hash, version });
+      let r = cur.next();
+      while (!r.done && performance.now() <= deadline) r = cur.next();
+      if (!r.done) break;
+      job.current = null;
+      i++;
     }
     job.i = i;
     job.validateMs += performance.now() - t0;
-    return i >= items.length;
+    return i >= n;
+  }
+
+  /** One item: decode → name checks → content hash (unchanged: reuse) → translate → cross checks → freeze. */
+  private *itemSteps(job: UpdateJob, i: number): Slices<void> {
+    const { typeUrl, items, meta, isStatic, rt, short, errors, failed, translated, seen } = job;
+    const sliced = isSlicedResourceType(rt) ? rt.slicePath : null;
+    const prev = this.accepted.get(typeUrl)!;
+    const p = `resources[${i}]`;
+    let canonical: Canonical;
+    try {
+      const res = items[i].resource;
+      const wire = '@type' in res ? null : (res as { readonly type_url: string; readonly value: Uint8Array });
+      canonical = sliced && wire && wire.type_url === typeUrl && wire.value instanceof Uint8Array
+        ? yield* decodeAnyInSlices(wire.type_url, wire.value, p, sliced)
+        : toCanonical(res, p);
+    } catch (e) {
+      const err = e instanceof ProtoConversionError ? { path: e.path || p, message: e.detail } : { path: p, message: String((e as Error).message ?? e) };
+      errors.push(err);
+      failed.push({ name: items[i].name ?? `${p}` });
+      return;
+    }
+    const { '@type': at, ...raw } = canonical;
+    if (at !== typeUrl) {
+      errors.push({ path: `${p}.@type`, message: `expected ${typeUrl}, got ${String(at)}` });
+      failed.push({ name: items[i].name ?? p, raw });
+      return;
+    }
+    const name = rt.name(raw);
+    if (!name) {
+      errors.push({ path: p, message: `${short} resource has no name` });
+      failed.push({ name: p, raw });
+      return;
+    }
+    if (items[i].name !== undefined && items[i].name !== name) {
+      errors.push({ path: p, message: `Delta resource name "${items[i].name}" does not match the resource's name "${name}"` });
+    }
+    const dup = seen.get(name);
+    if (dup !== undefined) {
+      errors.push({ path: p, message: `duplicate resource name "${name}" (also resources[${dup}])` });
+      failed.push({ name, raw });
+      return;
+    }
+    seen.set(name, i);
+    const existing = prev.get(name);
+    if (!isStatic && existing?.entry.isStatic) {
+      errors.push({ path: p, message: `"${name}" is a static resource from the bootstrap and cannot be changed by xDS` });
+      failed.push({ name, raw });
+      return;
+    }
+    const hash = sliced ? yield* contentHashInSlices(raw, sliced) : contentHash(raw);
+    const version = isStatic ? 'static' : (items[i].version ?? meta.version);
+    // The accepted map may have changed while this item was sliced (garbage collection): look again.
+    const same = this.accepted.get(typeUrl)!.get(name);
+    if (same && same.hash === hash) {
+      translated.push({ name, value: same.entry.value, raw: same.entry.raw as Canonical, deps: same.deps, hash, version: same.entry.version });
+      return;
+    }
+    let res: ValidationResult<unknown>;
+    try {
+      res = isSlicedResourceType(rt) ? yield* rt.translateSteps(raw, this.ctx) : rt.translate(raw, this.ctx);
+    } catch (e) {
+      res = { ok: false as const, errors: [{ path: '', message: `translator failed: ${(e as Error).message}` }] };
+    }
+    if (res.ok && typeUrl === TypeUrl.RouteConfiguration) {
+      // validate_clusters: a cross-resource check against the clusters known now (accepted, warming included).
+      const clusters = this.accepted.get(TypeUrl.Cluster)!;
+      const unknown = unknownClusterErrors(raw, (c) => clusters.has(c));
+      if (unknown.length > 0) res = { ok: false as const, errors: unknown };
+    }
+    if (!res.ok) {
+      for (const fe of res.errors) errors.push({ path: fe.path ? `${p}.${fe.path}` : p, message: `${fe.message} (${short} "${name}")` });
+      failed.push({ name, raw });
+      return;
+    }
+    let deps: Dependencies = {};
+    try {
+      deps = rt.dependencies(res.value);
+    } catch (e) {
+      errors.push({ path: p, message: `dependencies failed: ${(e as Error).message}` });
+    }
+    // The raw canonical form is plain data and frozen deeply (here, while chunked, not in the commit); the
+    // translated value belongs to its translator (readonly by contract; it may hold compiled objects such as RE2
+    // instances, so it is not frozen here).
+    const frozen = sliced ? yield* freezeInSlices(raw, sliced) : deepFreeze(raw);
+    translated.push({ name, value: res.value, raw: frozen, deps, hash, version });
   }
 
   /** After every item was stepped: NACK with every error, or swap in the new accepted set and publish. */

@@ -38,8 +38,17 @@ const TYPED_STRUCTS = new Set(['udpa.type.v1.TypedStruct', 'xds.type.v3.TypedStr
 const INT64_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 const INT32_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32']);
 
+/** Type/enum names without the leading dot, cached: protobufjs's `fullName` getter walks and joins the parent chain
+ *  on every read, and decoding reads it once per message (a third of EDS decode time at 100,000 endpoints). */
+const fullNames = new WeakMap<protobuf.Type | protobuf.Enum, string>();
 function fullName(t: protobuf.Type | protobuf.Enum): string {
-  return t.fullName.startsWith('.') ? t.fullName.slice(1) : t.fullName;
+  let n = fullNames.get(t);
+  if (n === undefined) {
+    const f = t.fullName;
+    n = f.startsWith('.') ? f.slice(1) : f;
+    fullNames.set(t, n);
+  }
+  return n;
 }
 
 function camel(name: string): string {
@@ -301,6 +310,12 @@ export function decodeAny(typeUrl: string, value: Uint8Array, path = ''): Canoni
 export function decodeMessage(typeName: string, bytes: Uint8Array, path = ''): Canonical {
   const t = lookupType(typeName);
   if (!t) throw new ProtoConversionError(path, `unknown type ${typeName}`);
+  return messageToCanonical(t, t.decode(bytes), path) as Canonical;
+}
+
+/** Decodes a whole message of a resolved type from bytes into canonical form (errors from protobufjs are thrown as
+ *  they come; decodeAny wraps them). Used by the sliced decoder (resource-slices.ts) for each element it cuts out. */
+export function decodeMessageOfType(t: protobuf.Type, bytes: Uint8Array, path = ''): Canonical {
   return messageToCanonical(t, t.decode(bytes), path) as Canonical;
 }
 

@@ -2,7 +2,7 @@
 // config/route.ts RouteConfig (router/ compiles that into a RouteTable). Also used by the listener translator for an
 // HCM's inline `route_config` and by `meshlet route-check`.
 import { readFileSync } from 'node:fs';
-import type { FieldError, Issues } from '../../common/validation.js';
+import type { FieldError, Issues, ValidationResult } from '../../common/validation.js';
 import { Issues as IssuesImpl } from '../../common/validation.js';
 import { compileRegex, compileSubstitution } from '../../common/regex.js';
 import { parseSubstitutionFormat } from '../../common/substitution-format.js';
@@ -17,8 +17,9 @@ import type {
 } from '../../config/route.js';
 import { parseUriTemplate, parseUriTemplateRewrite } from '../../router/uri-template.js';
 import type { Canonical } from '../proto-json.js';
-import type { ResourceType } from '../resource-type.js';
 import { TypeUrl } from '../resource-type.js';
+import { runSlices, type SlicePath, type Slices } from '../resource-slices.js';
+import type { SlicedResourceType } from '../sliced-resource-type.js';
 import { validatePerFilterConfig } from '../../http/filters/filter-manager.js';
 import { builtinFilterRegistry } from '../../http/filters/filter-registry.js';
 
@@ -579,7 +580,8 @@ function translateRoute(o: Obj, vh: VhostDefaults, maxBody: number, opts: RouteT
   };
 }
 
-function translateVirtualHost(o: Obj, maxBody: number, opts: RouteTranslateOptions, issues: Issues): VirtualHostConfig {
+/** One virtual host, yielding after each route (a huge virtual host is sliced too). */
+function* translateVirtualHostSteps(o: Obj, maxBody: number, opts: RouteTranslateOptions, issues: Issues): Slices<VirtualHostConfig> {
   onlyFields(o, ['name', 'domains', 'routes', 'require_tls', 'virtual_clusters', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add',
     'response_headers_to_remove', 'typed_per_filter_config', 'retry_policy', 'hash_policy', 'request_mirror_policies', 'metadata',
     'include_request_attempt_count', 'include_attempt_count_in_response'], issues);
@@ -602,10 +604,18 @@ function translateVirtualHost(o: Obj, maxBody: number, opts: RouteTranslateOptio
     if (!str(v.name)) is.error('name is required', 'name');
     return { name: str(v.name) ?? '', headers: list(v.headers).map((h, j) => translateHeaderMatcher(h, is.at('headers').at(j))) };
   });
+  // Field order of errors as before: routes, then the virtual host's mutations and per-filter configs.
+  const routes: RouteEntryConfig[] = [];
+  const rawRoutes = list(o.routes);
+  const routeIssues = issues.at('routes');
+  for (let i = 0; i < rawRoutes.length; i++) {
+    routes.push(translateRoute(rawRoutes[i], defaults, maxBody, opts, routeIssues.at(i)));
+    yield;
+  }
   return {
     name,
     domains,
-    routes: list(o.routes).map((r, i) => translateRoute(r, defaults, maxBody, opts, issues.at('routes').at(i))),
+    routes,
     requireTls,
     virtualClusters,
     mutations: translateHeaderMutations(o, issues),
@@ -620,12 +630,30 @@ function translateVirtualHost(o: Obj, maxBody: number, opts: RouteTranslateOptio
 
 /** Validates and translates a canonical RouteConfiguration; errors go to `issues` with field paths (never throws). */
 export function translateRouteConfiguration(c: Canonical, issues: Issues, opts: RouteTranslateOptions = {}): RouteConfig {
+  return runSlices(translateRouteConfigurationSteps(c, issues, opts));
+}
+
+/** Where a RouteConfiguration is cut into slices for decoding, hashing, freezing and translating. */
+export const ROUTE_CONFIGURATION_SLICES: SlicePath = ['virtual_hosts', 'routes'];
+
+/**
+ * translateRouteConfiguration in slices: yields after every route (so after every virtual host too), for the config
+ * store's chunked apply. The one implementation: the synchronous translator runs it to the end. Nothing outside
+ * `issues` and the returned value is touched, so stopping half-way leaves no trace.
+ */
+export function* translateRouteConfigurationSteps(c: Canonical, issues: Issues, opts: RouteTranslateOptions = {}): Slices<RouteConfig> {
   onlyFields(c, ['name', 'virtual_hosts', 'internal_only_headers', 'response_headers_to_add', 'response_headers_to_remove', 'request_headers_to_add',
     'request_headers_to_remove', 'most_specific_header_mutations_wins', 'validate_clusters', 'max_direct_response_body_size_bytes', 'request_mirror_policies',
     'ignore_port_in_host_matching', 'ignore_path_parameters_in_path_matching', 'typed_per_filter_config', 'metadata'], issues);
   const internalOnlyHeaders = (Array.isArray(c.internal_only_headers) ? c.internal_only_headers : []).map((h: unknown) => String(h).toLowerCase());
   const maxBody = typeof c.max_direct_response_body_size_bytes === 'number' ? c.max_direct_response_body_size_bytes : DEFAULT_MAX_DIRECT_RESPONSE_BODY;
-  const vhosts = list(c.virtual_hosts).map((v, i) => translateVirtualHost(v, maxBody, opts, issues.at('virtual_hosts').at(i)));
+  const vhosts: VirtualHostConfig[] = [];
+  const rawVhosts = list(c.virtual_hosts);
+  const vhIssues = issues.at('virtual_hosts');
+  for (let i = 0; i < rawVhosts.length; i++) {
+    vhosts.push(yield* translateVirtualHostSteps(rawVhosts[i], maxBody, opts, vhIssues.at(i)));
+    yield;
+  }
   // Domain uniqueness (case-insensitive) and a single '*' across the whole configuration (bullets 2, 3).
   const seen = new Map<string, string>();
   vhosts.forEach((vh, i) => {
@@ -704,14 +732,18 @@ export function unknownClusterErrors(raw: Canonical, known: (cluster: string) =>
   return out;
 }
 
-export const routeConfigurationResourceType: ResourceType<RouteConfig> = {
+function* translateRdsResource(resource: Canonical): Slices<ValidationResult<RouteConfig>> {
+  const issues = new IssuesImpl();
+  const value = yield* translateRouteConfigurationSteps(resource, issues);
+  return issues.result(value);
+}
+
+export const routeConfigurationResourceType: SlicedResourceType<RouteConfig> = {
   typeUrl: TypeUrl.RouteConfiguration,
   messageName: 'envoy.config.route.v3.RouteConfiguration',
   name: (r) => str(r.name) ?? '',
-  translate(resource) {
-    const issues = new IssuesImpl();
-    const value = translateRouteConfiguration(resource, issues);
-    return issues.result(value);
-  },
+  translate: (resource) => runSlices(translateRdsResource(resource)),
+  slicePath: ROUTE_CONFIGURATION_SLICES,
+  translateSteps: (resource) => translateRdsResource(resource),
   dependencies: () => ({}),
 };

@@ -1,0 +1,89 @@
+// Unit tests for the config store's chunked apply of one mesh-sized RouteConfiguration: the chunked (ADS) path and
+// the synchronous one (bootstrap/static, tests) accept the same resource with the same translated value; an invalid
+// route deep inside is NACKed with the same field path by both and nothing is published, even though the sliced
+// work spans many event-loop turns.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigStore } from '../../../src/xds/config-store.js';
+import { encodeAny, jsonToCanonical } from '../../../src/xds/proto-json.js';
+import { TypeUrl } from '../../../src/xds/resource-type.js';
+import type { ConfigSnapshot } from '../../../src/config/snapshot.js';
+import type { RouteConfig } from '../../../src/config/route.js';
+import { listenerRes, testRegistry } from '../../support/xds-server.js';
+import { routeConfigurationResourceType } from '../../../src/xds/resource-types/route-configuration.js';
+import { bigRouteConfig } from './big-route-config.js';
+
+const node = { id: 'n', cluster: 'c', locality: {}, metadata: {} };
+/** A store with meshlet's real RDS translator and a listener that wants the route table "big" (so it is kept). */
+function mk(): ConfigStore {
+  const registry = testRegistry();
+  registry.set(TypeUrl.RouteConfiguration, routeConfigurationResourceType);
+  const store = new ConfigStore({ registry, ctx: { node }, warmingTimeoutMs: 0 });
+  assert.equal(store.applySotw(TypeUrl.Listener, [listenerRes('l', 1, 'big')], { source: 'ads-sotw', version: '1' }).accepted, true);
+  return store;
+}
+const RDS = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+
+function wire(cfg: Record<string, unknown>): { type_url: string; value: Uint8Array } {
+  const c = jsonToCanonical('envoy.config.route.v3.RouteConfiguration', JSON.parse(JSON.stringify(cfg)));
+  return encodeAny({ '@type': RDS, ...c });
+}
+
+/** Counts event-loop turns (setImmediate callbacks) while `p` runs: proof the work was spread out. */
+async function turnsDuring<T>(p: Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0;
+  let on = true;
+  const tick = (): void => {
+    if (!on) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const value = await p;
+  on = false;
+  return { value, turns };
+}
+
+test('chunked and synchronous apply of a 2,000-route RouteConfiguration give the same translated route table', async () => {
+  const a = mk();
+  const b = mk();
+  const res = wire(bigRouteConfig());
+  const { value: r, turns } = await turnsDuring(a.applyDeltaAsync(TypeUrl.RouteConfiguration, [{ name: 'big', version: '1', resource: res }], [], { source: 'ads-delta', version: '1' }));
+  assert.equal(r.accepted, true);
+  const s = b.applySotw(TypeUrl.RouteConfiguration, [res], { source: 'ads-sotw', version: '1' });
+  assert.equal(s.accepted, true);
+  const ea = a.current().routes.get('big')!;
+  const eb = b.current().routes.get('big')!;
+  assert.ok(ea && eb, 'published by both');
+  assert.deepEqual(ea.value, eb.value);
+  assert.deepEqual(ea.raw, eb.raw);
+  assert.ok(Object.isFrozen(ea.raw));
+  assert.equal((ea.value as RouteConfig).virtualHosts[150].routes.length, 10);
+  assert.ok(turns > 1, `the apply yielded to the event loop (${turns} turns)`);
+});
+
+test('an invalid route deep inside a 2,000-route table: chunked NACK with the synchronous field path, nothing published', async () => {
+  const a = mk();
+  const b = mk();
+  const published: ConfigSnapshot[] = [];
+  a.subscribe((s) => published.push(s));
+  // A first good version, so there is something to keep serving.
+  const good = wire(bigRouteConfig(20, 5));
+  assert.equal((await a.applyDeltaAsync(TypeUrl.RouteConfiguration, [{ name: 'big', version: '1', resource: good }], [], { source: 'ads-delta', version: '1' })).accepted, true);
+  const before = a.current();
+  const nPublished = published.length;
+  const cfg = bigRouteConfig();
+  ((cfg.virtual_hosts as Record<string, unknown>[])[150].routes as Record<string, unknown>[])[7] = { match: { prefix: '/x' }, route: { cluster: 'c', retry_policy: { retry_on: 'sometimes' } } };
+  const bad = wire(cfg);
+  const { value: r, turns } = await turnsDuring(a.applyDeltaAsync(TypeUrl.RouteConfiguration, [{ name: 'big', version: '2', resource: bad }], [], { source: 'ads-delta', version: '2' }));
+  const s = b.applySotw(TypeUrl.RouteConfiguration, [bad], { source: 'ads-sotw', version: '2' });
+  assert.equal(r.accepted, false);
+  assert.equal(s.accepted, false);
+  if (r.accepted || s.accepted) return;
+  assert.deepEqual(r.errors.map((e) => e.path), s.errors.map((e) => e.path));
+  assert.ok(r.errors.length > 0 && r.errors.every((e) => e.path.startsWith('resources[0].virtual_hosts[150].routes[7]')), JSON.stringify(r.errors));
+  assert.ok(turns > 1, `sliced over ${turns} turns`);
+  assert.equal(a.current(), before, 'no new snapshot');
+  assert.equal(published.length, nPublished);
+  assert.equal(a.resourceVersions(TypeUrl.RouteConfiguration).big, '1', 'the last good version is kept');
+});
