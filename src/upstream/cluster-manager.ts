@@ -38,9 +38,15 @@ export class ClusterManager implements ClusterManagerView {
   private closed = false;
 
   private readonly clusterDeps: ClusterDeps;
+  /** The snapshot maps the last completed applyAsync applied (null: none, or apply() ran since). */
+  private appliedClusters: ConfigSnapshot['clusters'] | null = null;
+  private appliedEndpoints: ConfigSnapshot['endpoints'] | null = null;
+  /** Zone-aware routing: balancers are rebuilt on every apply (the local cluster's membership may have changed). */
+  private readonly rebuildsPerApply: boolean;
 
   constructor(private readonly deps: ClusterManagerDeps = {}) {
     this.clusterDeps = { ...deps, zoneAware: () => this.zoneInput() };
+    this.rebuildsPerApply = Boolean(deps.localClusterName && deps.node);
   }
 
   /** Zone-aware routing input: the local cluster's healthy hosts per locality, with our own locality. */
@@ -59,6 +65,8 @@ export class ClusterManager implements ClusterManagerView {
 
   apply(snapshot: ConfigSnapshot): void {
     if (this.closed) return;
+    this.appliedClusters = null;
+    this.appliedEndpoints = null;
     this.versionInfo = snapshot.versions[CDS_TYPE_URL] ?? '';
     // 1. add or update clusters
     for (const [name, entry] of snapshot.clusters) {
@@ -97,6 +105,14 @@ export class ClusterManager implements ClusterManagerView {
    */
   async applyAsync(snapshot: ConfigSnapshot, chunkMs = 8): Promise<void> {
     if (this.closed) return;
+    // A snapshot that changed only listeners or routes shares the cluster and endpoint maps of the last one applied
+    // (the store rebuilds only changed maps): nothing to do, and no pass over 10,000 clusters per route push.
+    if (snapshot.clusters === this.appliedClusters && snapshot.endpoints === this.appliedEndpoints && !this.rebuildsPerApply) {
+      this.versionInfo = snapshot.versions[CDS_TYPE_URL] ?? '';
+      return;
+    }
+    this.appliedClusters = null;
+    this.appliedEndpoints = null;
     let deadline = performance.now() + chunkMs;
     let n = 0;
     const pause = async (): Promise<boolean> => {
@@ -125,13 +141,15 @@ export class ClusterManager implements ClusterManagerView {
         e.runtime.setEndpoints(eds);
       }
     }
-    if (this.deps.localClusterName && this.deps.node) for (const e of this.clusters.values()) e.runtime.rebuild();
+    if (this.rebuildsPerApply) for (const e of this.clusters.values()) e.runtime.rebuild();
     for (const [name, e] of [...this.clusters]) {
       if (!snapshot.clusters.has(name)) {
         e.runtime.close();
         this.clusters.delete(name);
       }
     }
+    this.appliedClusters = snapshot.clusters;
+    this.appliedEndpoints = snapshot.endpoints;
   }
 
   get(name: string): ClusterRuntime | undefined {

@@ -99,6 +99,8 @@ export class AdsClient {
   private consecutiveFailures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private syncScheduled = false;
+  /** Per named type: the store's wanted-names set `subscribed` was last synced from. */
+  private readonly syncedWant = new Map<XdsTypeUrl, ReadonlySet<string>>();
   private unsubscribeStore: (() => void) | null = null;
   private stateValue: AdsState = 'idle';
   private readonly stateListeners = new Set<(s: AdsState) => void>();
@@ -239,7 +241,9 @@ export class AdsClient {
       if (!sub) continue;
       if (sub.wildcard) this.sendInitial(sub);
       else {
-        sub.subscribed = new Set(this.store.wantedNames(t));
+        const want = this.store.wantedNames(t);
+        sub.subscribed = new Set(want);
+        this.syncedWant.set(t, want);
         if (sub.subscribed.size > 0) this.sendInitial(sub);
       }
     }
@@ -333,6 +337,10 @@ export class AdsClient {
     for (const t of NAMED_TYPES) {
       const sub = this.subs.get(t)!;
       const want = this.store.wantedNames(t);
+      // The store hands out a new set only when the names change: the same set means nothing to add or remove
+      // (skips two passes over 10,000 EDS names after every ACK).
+      if (want === this.syncedWant.get(t)) continue;
+      this.syncedWant.set(t, want);
       const added = [...want].filter((n) => !sub.subscribed.has(n));
       const removed = [...sub.subscribed].filter((n) => !want.has(n));
       if (added.length === 0 && removed.length === 0) continue;
