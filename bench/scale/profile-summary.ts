@@ -1,5 +1,6 @@
 // bench/scale/: reads a V8 .cpuprofile (node --cpu-prof) and prints self time by function and by file, so profile
-// findings (bench/results/profile-*.md) can be reproduced. Usage: node dist/bench/scale/profile-summary.js FILE [--top N]
+// findings (bench/results/profile-*.md) can be reproduced, or (--blocks MS) the busy stretches of at least MS ms — the
+// event-loop stalls — with what each is made of. Usage: node dist/bench/scale/profile-summary.js FILE [--top N] [--blocks MS]
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -35,11 +36,73 @@ export function summarize(p: CpuProfile): { byFunction: ProfileRow[]; byFile: Pr
   return { byFunction: rows(fn), byFile: rows(file), totalMs: total / 1000 };
 }
 
+export interface ProfileBlock { readonly startMs: number; readonly ms: number; readonly top: readonly ProfileRow[] }
+
+/**
+ * The long busy stretches of the main thread (consecutive samples that are not idle, i.e. event-loop stalls) of at
+ * least `minMs`, each with the functions of our own code (src/, bench/, test/) by inclusive time inside the block:
+ * what a stall is made of.
+ */
+export function blocks(p: CpuProfile, minMs = 50, top = 8): ProfileBlock[] {
+  const parent = new Map<number, number>();
+  const byId = new Map<number, ProfileNode>();
+  for (const n of p.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const out: ProfileBlock[] = [];
+  let t = p.startTime;
+  let start = -1;
+  let acc = new Map<string, number>();
+  let busy = 0;
+  const close = (): void => {
+    if (start >= 0 && busy / 1000 >= minMs) {
+      const rows = [...acc].map(([name, us]) => ({ name, ms: us / 1000, pct: (100 * us) / busy })).sort((a, b) => b.ms - a.ms).slice(0, top);
+      out.push({ startMs: (start - p.startTime) / 1000, ms: busy / 1000, top: rows });
+    }
+    start = -1;
+    acc = new Map();
+    busy = 0;
+  };
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    t += dt;
+    const node = byId.get(p.samples[i]);
+    if (!node || node.callFrame.functionName === '(idle)') {
+      close();
+      continue;
+    }
+    if (start < 0) start = t;
+    busy += dt;
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const f = byId.get(id)!.callFrame;
+      const u = shortUrl(f.url);
+      if (!/^(src|bench|test)\//.test(u)) continue;
+      const name = `${f.functionName || '(anonymous)'} ${u}:${f.lineNumber + 1}`;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      acc.set(name, (acc.get(name) ?? 0) + dt);
+    }
+  }
+  close();
+  return out;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const file = process.argv[2];
   const ti = process.argv.indexOf('--top');
   const top = ti >= 0 ? Number(process.argv[ti + 1]) : 40;
-  const s = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const bi = process.argv.indexOf('--blocks');
+  if (bi >= 0) {
+    // --blocks MS: the busy stretches of at least MS ms and what they are made of (inclusive, our code only).
+    for (const b of blocks(prof, Number(process.argv[bi + 1] ?? 50), Math.min(top, 12))) {
+      process.stdout.write(`block at +${b.startMs.toFixed(0)} ms: ${b.ms.toFixed(0)} ms busy\n${b.top.map((r) => `    ${r.ms.toFixed(0).padStart(6)} ms  ${r.name}`).join('\n')}\n`);
+    }
+    process.exit(0);
+  }
+  const s = summarize(prof);
   const line = (r: ProfileRow): string => `| ${r.pct.toFixed(1)} % | ${r.ms.toFixed(0)} | \`${r.name}\` |`;
   process.stdout.write(`total ${s.totalMs.toFixed(0)} ms sampled\n\nBy file:\n| self | ms | file |\n|--:|--:|---|\n${s.byFile.slice(0, top).map(line).join('\n')}\n\nBy function:\n| self | ms | function |\n|--:|--:|---|\n${s.byFunction.slice(0, top).map(line).join('\n')}\n`);
 }

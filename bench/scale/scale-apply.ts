@@ -4,7 +4,7 @@
 // the worst event-loop stall inside meshlet during apply (bench/scale/loop-monitor.ts), the request loop's worst
 // latency, and xDS push-to-effect p50/p99 over N route updates. Prints numbers; asserts nothing.
 // Usage: node dist/bench/scale/scale-apply.js [--clusters 10000] [--endpoints-per-cluster 10] [--routes 10000]
-//        [--updates 100] [--sotw] [--json FILE]
+//        [--updates 100] [--sotw] [--json FILE] [--loop-trace]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, Agent, type Server } from 'node:http';
@@ -33,6 +33,8 @@ export interface ScaleResult {
   readonly routeMs: number;
   /** server send → meshlet's /debug/xds shows the CDS and EDS updates published (seen by polling the admin). */
   readonly applyMs: number;
+  /** server send → the data plane serves a route to the big config's last cluster from the cluster manager. */
+  readonly dataPlaneMs: number;
   /** per type: server send → snapshot published, from meshlet's own /debug/xds history. */
   readonly historyApplyMs: Record<string, number | null>;
   /** per type: decode + validate + translate time summed over the update's history entries. */
@@ -44,6 +46,15 @@ export interface ScaleResult {
   readonly loopMaxMs: number;
   /** number of 100 ms windows with a delay over 50 ms. */
   readonly loopWindowsOver50: number;
+  /** the worst windows during apply: ms after the send, delay ms (to line them up with a --cpu-prof profile). */
+  readonly loopWorst: readonly { readonly atMs: number; readonly maxMs: number }[];
+  /** worst event-loop delay and windows over 50 ms while the 100 route updates were pushed (big config loaded). */
+  readonly pushLoopMaxMs: number;
+  readonly pushLoopWindowsOver50: number;
+  /** worst event-loop delay from the big send to the last route update's effect (apply + data plane + pushes). */
+  readonly runLoopMaxMs: number;
+  /** every 100 ms window of the run: ms after the big send, worst delay, meshlet's RSS. */
+  readonly loopTrace: readonly { readonly atMs: number; readonly maxMs: number; readonly rssMb: number }[];
   readonly requestLoop: { readonly requests: number; readonly errors: number; readonly maxMs: number };
   readonly pushToEffect: { readonly n: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
 }
@@ -127,9 +138,10 @@ const byName = (r: Record<string, unknown>): string => String(r.name);
 const byClusterName = (r: Record<string, unknown>): string => String(r.cluster_name);
 
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-function get(port: number, path: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+function get(port: number, path: string, timeoutMs = 5000, authority?: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, timeout: timeoutMs }, (r) => {
+    const headers = authority ? { host: authority } : undefined;
+    const req = request({ host: '127.0.0.1', port, path, agent, timeout: timeoutMs, headers }, (r) => {
       let body = '';
       r.setEncoding('utf8');
       r.on('data', (d: string) => (body += d));
@@ -280,6 +292,15 @@ export async function runScaleApply(o: ScaleOptions): Promise<ScaleResult> {
       return ok('.Cluster') && ok('.ClusterLoadAssignment') ? es : undefined;
     });
     const applyMs = performance.now() - t0;
+    // Then until the data plane has applied that snapshot: a route to the last big cluster stops answering 503 NC
+    // (cluster not found, empty body) and fails to connect instead (its endpoints are 127.x.y.z:9).
+    if (o.routes > 0 && o.clusters > 0) {
+      const v = Math.ceil(o.routes / 10) - 1;
+      const authority = `svc${v}.ns.svc.cluster.local`; // its route /s9/ goes to cluster c((v * 10 + 9) % clusters)
+      const path = '/s9/x';
+      await until('the data plane applied the big clusters', 120_000, async () => ((await get(dataPort, path, 30_000, authority)).body !== '' ? true : undefined));
+    }
+    const dataPlaneMs = performance.now() - t0;
     const historyApplyMs: Record<string, number | null> = {};
     const historyValidateMs: Record<string, number> = {};
     for (const e of done) {
@@ -293,6 +314,7 @@ export async function runScaleApply(o: ScaleOptions): Promise<ScaleResult> {
     const during = loop.filter((l) => l.t >= wall0 && l.t <= wall1);
     const loopMaxMs = during.reduce((m, l) => Math.max(m, l.maxMs), 0);
     const loopWindowsOver50 = during.filter((l) => l.maxMs > 50).length;
+    const loopWorst = [...during].sort((a, b) => b.maxMs - a.maxMs).slice(0, 5).map((l) => ({ atMs: l.t - wall0, maxMs: l.maxMs }));
     const rssAfterMb = rssMb(proc.pid!);
 
     // Push-to-effect: change the probe route table's marker N times (the big config stays loaded).
@@ -306,19 +328,27 @@ export async function runScaleApply(o: ScaleOptions): Promise<ScaleResult> {
       await until(`update ${i}`, 10_000, async () => ((await get(probePort, '/marker')).body === marker ? true : undefined));
       lat.push(performance.now() - s);
     }
+    const wall2 = Date.now();
+    const runLoopMaxMs = loop.filter((l) => l.t >= wall0 && l.t <= wall2 + 100).reduce((m, l) => Math.max(m, l.maxMs), 0);
+    const pushing = loop.filter((l) => l.t > wall1 && l.t <= wall2 + 100);
+    const pushLoopMaxMs = pushing.reduce((m, l) => Math.max(m, l.maxMs), 0);
+    const pushLoopWindowsOver50 = pushing.filter((l) => l.maxMs > 50).length;
     running = false;
     await Promise.all(loops);
     lat.sort((a, b) => a - b);
-    // A graceful exit (so --cpu-prof can write its profile); SIGKILL in cleanup if it does not go within 10 s.
+    // A graceful exit (so --cpu-prof can write its profile); SIGKILL in cleanup if it does not go in time. Our
+    // keep-alive connections go first: meshlet's shutdown waits for open downstream connections to close.
+    agent.destroy();
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     await new Promise<void>((r) => {
       const q = request({ host: '127.0.0.1', port: adminPort, path: '/quitquitquit', method: 'POST' }, (res) => res.resume().on('end', r));
       q.on('error', () => r());
       q.end();
     });
-    await Promise.race([exited, sleep(10_000)]);
+    await Promise.race([exited, sleep(prof.length ? 60_000 : 10_000)]);
     return {
-      options: o, routeMs, applyMs, historyApplyMs, historyValidateMs, rssBeforeMb, rssAfterMb, rssPeakMb, loopMaxMs, loopWindowsOver50,
+      options: o, routeMs, applyMs, dataPlaneMs, historyApplyMs, historyValidateMs, rssBeforeMb, rssAfterMb, rssPeakMb, loopMaxMs, loopWindowsOver50, loopWorst,
+      pushLoopMaxMs, pushLoopWindowsOver50, runLoopMaxMs, loopTrace: loop.map((l) => ({ atMs: l.t - wall0, maxMs: l.maxMs, rssMb: l.rssMb })),
       requestLoop: { ...rl, maxMs: Math.round(rl.maxMs * 10) / 10 },
       pushToEffect: { n: lat.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat[lat.length - 1] ?? NaN },
     };
@@ -354,14 +384,20 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const f = (n: number): string => n.toFixed(1);
   process.stdout.write([
     `scale apply (${o.delta ? 'delta' : 'SotW'} ADS): ${o.clusters} clusters, ${o.clusters * o.endpointsPerCluster} endpoints, ${o.routes} routes`,
-    `  send → first request on the new route table: ${f(r.routeMs)} ms; → CDS+EDS published: ${f(r.applyMs)} ms   (target ≤ 2000)`,
+    `  send → first request on the new route table: ${f(r.routeMs)} ms; → CDS+EDS published: ${f(r.applyMs)} ms; → data plane has them: ${f(r.dataPlaneMs)} ms   (target ≤ 2000)`,
     `  meshlet /debug/xds, send → published per type (ms): ${JSON.stringify(r.historyApplyMs)}; validate+translate (ms): ${JSON.stringify(r.historyValidateMs)}`,
     `  RSS: ${f(r.rssBeforeMb)} MB before, ${f(r.rssAfterMb)} MB after (+${f(r.rssAfterMb - r.rssBeforeMb)}), peak ${f(r.rssPeakMb)} MB   (target ≤ +150)`,
     `  event loop inside meshlet during apply: worst ${f(r.loopMaxMs)} ms, ${r.loopWindowsOver50} windows of 100 ms over 50 ms   (target ≤ 50)`,
+    `    worst windows (ms after send: delay ms): ${r.loopWorst.map((w) => `${w.atMs}: ${f(w.maxMs)}`).join(', ')}`,
+    `  event loop while the route updates were pushed: worst ${f(r.pushLoopMaxMs)} ms, ${r.pushLoopWindowsOver50} windows over 50 ms; whole run from the send: worst ${f(r.runLoopMaxMs)} ms`,
     `  request loop on the data listener: ${r.requestLoop.requests} requests, ${r.requestLoop.errors} errors, worst ${f(r.requestLoop.maxMs)} ms`,
     `  push-to-effect over ${r.pushToEffect.n} route updates: p50 ${f(r.pushToEffect.p50Ms)} ms, p99 ${f(r.pushToEffect.p99Ms)} ms, max ${f(r.pushToEffect.maxMs)} ms   (target p99 ≤ 100)`,
   ].join('\n') + '\n');
   const ji = process.argv.indexOf('--json');
   if (ji >= 0) writeFileSync(process.argv[ji + 1], JSON.stringify(r, null, 2));
+  if (process.argv.includes('--loop-trace')) {
+    // Every 100 ms window over 20 ms for the whole run (ms after the big send: delay ms, RSS MB).
+    process.stdout.write(`loop trace: ${r.loopTrace.filter((l) => l.maxMs > 20).map((l) => `${l.atMs}: ${l.maxMs} (${l.rssMb})`).join(', ')}\n`);
+  }
   process.exit(0);
 }
