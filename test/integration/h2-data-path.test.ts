@@ -212,9 +212,10 @@ const DATA = 0;
 const END_STREAM = 1;
 const END_HEADERS = 4;
 
-// Drain is single-phase (node:http2 has no shutdown-notice API, see FT-8's todo): one GOAWAY with the last stream id
-// processed; the stream in flight completes; a stream sent after it is not processed (the client may retry it).
-test('drain: GOAWAY with the last stream id, the stream in flight completes, a later stream never reaches the upstream', async () => {
+// Drain is Envoy's two-phase GOAWAY: first the shutdown notice (last stream id 2^31-1), under which a stream already
+// sent is still served; then, after drain_timeout (here bounded by half the 5 s drain window), the final GOAWAY with
+// the last stream id processed; a stream sent after that one is not processed (the client may retry it).
+test('drain: GOAWAY(2^31-1) notice, a stream sent under it is served, the final GOAWAY carries the last stream id and a later stream never reaches the upstream', async () => {
   const sock = net.connect(port, '127.0.0.1');
   sock.on('error', () => undefined);
   await new Promise<void>((r) => sock.once('connect', () => r()));
@@ -239,16 +240,20 @@ test('drain: GOAWAY with the last stream id, the stream in flight completes, a l
   let drained: Promise<void> | null = null;
   try {
     sock.write(Buffer.concat([PREFACE, frame(4, 0, 0)]));
-    req(1, 800);
+    req(1, 1500);
     assert.ok(await waitFor(() => holderPaths.includes('/drain/1')), 'stream 1 reached the upstream');
-    drained = dp.listeners.drainAll(3000);
+    drained = dp.listeners.drainAll(5000);
     assert.ok(await waitFor(() => goaways().length >= 1, 2000), 'GOAWAY arrived');
-    assert.deepEqual(goaways()[0], { last: 1, code: 0 }, 'GOAWAY: NO_ERROR, last stream id 1');
+    assert.deepEqual(goaways()[0], { last: 0x7fffffff, code: 0 }, 'first GOAWAY: the shutdown notice');
     req(3, 0);
+    assert.ok(await waitFor(ended(3), 2000), 'stream 3, sent under the notice, is served');
+    assert.ok(await waitFor(() => goaways().length >= 2, 5000), 'the final GOAWAY arrived');
+    assert.deepEqual(goaways()[1], { last: 3, code: 0 }, 'final GOAWAY: NO_ERROR, last stream id 3');
+    req(5, 0);
     assert.ok(await waitFor(ended(1), 3000), 'stream 1, in flight at the drain, completes');
     await sleep(100);
-    assert.ok(!frames.some((f) => f.stream === 3 && f.type === HEADERS), 'stream 3 (above the last stream id) got no response');
-    assert.ok(!holderPaths.includes('/drain/3'), 'and never reached the upstream');
+    assert.ok(!frames.some((f) => f.stream === 5 && f.type === HEADERS), 'stream 5 (above the last stream id) got no response');
+    assert.ok(!holderPaths.includes('/drain/5'), 'and never reached the upstream');
   } finally {
     sock.destroy();
     await drained;
