@@ -358,10 +358,10 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   };
   // SIGTERM is Istio's termination drain, which pilot-agent runs on an Envoy started with --drain-strategy immediate:
   // always immediate. --drain-strategy ('flag') applies to POST /drain_listeners?graceful and LDS listener drains.
-  // Workers drain immediately (the worker drain message carries no strategy yet).
+  // Workers get the same choice in their drain message (they parsed the same flags).
   const drainData = (which: 'all' | 'inbound', timeoutMs: number, strategy: 'immediate' | 'flag' = 'immediate'): Promise<unknown> => {
     if (dp) return dp.drain(which, timeoutMs, strategy);
-    return pool!.askAll({ q: 'drain', inboundOnly: which === 'inbound', timeoutMs }, timeoutMs + 5000);
+    return pool!.askAll({ q: 'drain', inboundOnly: which === 'inbound', timeoutMs, strategy }, timeoutMs + 5000);
   };
 
   let admin: AdminServer | null = null;

@@ -16,7 +16,7 @@ export type WorkerQuery =
   | { readonly q: 'metrics' }
   | { readonly q: 'clusters'; readonly format: 'text' | 'json' }
   | { readonly q: 'explain'; readonly query: string }
-  | { readonly q: 'drain'; readonly inboundOnly: boolean; readonly timeoutMs: number };
+  | { readonly q: 'drain'; readonly inboundOnly: boolean; readonly timeoutMs: number; readonly strategy?: 'immediate' | 'flag' };
 
 export type ToWorker =
   | { readonly t: 'snapshot'; readonly snap: WireSnapshot }

@@ -15,7 +15,7 @@ export interface DataPlane {
   /** Connections accepted so far by the active listener versions. */
   acceptedConnections(): number;
   /** Drains listeners: all of them, or only those whose traffic_direction is INBOUND (shutdown, ?inboundonly). */
-  drain(which: 'all' | 'inbound', timeoutMs: number): Promise<void>;
+  drain(which: 'all' | 'inbound', timeoutMs: number, strategy?: 'immediate' | 'flag'): Promise<void>;
   close(): Promise<void>;
   metricsJson(): Promise<unknown>;
   clustersText(): string;
@@ -115,7 +115,7 @@ export class WorkerRuntime {
       case 'explain':
         return dp.explain(new URLSearchParams(q.query));
       case 'drain':
-        await dp.drain(q.inboundOnly ? 'inbound' : 'all', q.timeoutMs);
+        await dp.drain(q.inboundOnly ? 'inbound' : 'all', q.timeoutMs, q.strategy ?? 'immediate');
         return true;
     }
   }
