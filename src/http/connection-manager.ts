@@ -718,7 +718,6 @@ export class HttpConnectionManager {
         path = u.pathname + u.search;
       } catch { /* leave as is: routing will fail */ }
     }
-    delete headers.host;
     return { method: req.method ?? 'GET', scheme: conn.tls ? 'https' : 'http', authority, path, headers };
   }
 

@@ -96,7 +96,7 @@ export class IstioMetrics {
     this.children.clear();
   }
 
-  private labels(s: IstioStreamInput, inbound: boolean): Labels {
+  private labels(s: IstioStreamInput, inbound: boolean, grpc: boolean, grpcStatus: string | undefined): Labels {
     const w = this.self;
     const svc = serviceFromCluster(s.upstreamCluster);
     const mine = {
@@ -116,22 +116,23 @@ export class IstioMetrics {
       destination_service: inbound && svc.fqdn === U ? U : svc.fqdn,
       destination_service_name: svc.name, destination_service_namespace: inbound && svc.namespace === U ? w.namespace : svc.namespace,
       destination_cluster: dst.cluster, destination_canonical_service: dst.canonicalService, destination_canonical_revision: dst.canonicalRevision,
-      request_protocol: s.grpc ? 'grpc' : 'http',
+      request_protocol: grpc ? 'grpc' : 'http',
       response_code: String(s.responseCode),
-      grpc_response_status: s.grpc ? s.grpcStatus ?? U : '',
+      grpc_response_status: grpc ? grpcStatus ?? U : '',
       response_flags: s.responseFlags.length ? s.responseFlags.join(',') : '-',
       connection_security_policy: inbound ? (s.mtls ? 'mutual_tls' : 'none') : U,
     };
   }
 
-  onStream(s: IstioStreamInput): void {
+  /** One finished stream; `grpc`/`grpcStatus` override the input's own fields (the observer passes them apart). */
+  onStream(s: IstioStreamInput, grpc = s.grpc === true, grpcStatus = s.grpcStatus): void {
     if (!this.requests && !this.duration) return;
     const dir = this.directions.get(s.statPrefix) ?? 'UNSPECIFIED';
     const inbound = dir === 'INBOUND';
-    const key = `${s.statPrefix}\u0000${s.upstreamCluster}\u0000${s.responseCode}\u0000${s.responseFlags.join(',')}\u0000${s.grpc ? s.grpcStatus ?? 'g' : ''}\u0000${s.mtls ? 1 : 0}`;
+    const key = `${s.statPrefix}\u0000${s.upstreamCluster}\u0000${s.responseCode}\u0000${s.responseFlags.join(',')}\u0000${grpc ? grpcStatus ?? 'g' : ''}\u0000${s.mtls ? 1 : 0}`;
     let b = this.children.get(key);
     if (!b) {
-      const l = this.labels(s, inbound);
+      const l = this.labels(s, inbound, grpc, grpcStatus);
       const c = this.requests ? bindCounter(this.requests, l) : null;
       const h = this.duration ? bindHistogram(this.duration, l) : null;
       b = { inc: () => c?.inc(), observe: (v) => h?.observe(v) };

@@ -92,7 +92,9 @@ export class DataPathObserver {
       const ct = info.head.headers['content-type'];
       const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
       const gs = info.responseHeaders?.['grpc-status'];
-      this.istio.onStream({ ...info, grpc, grpcStatus: typeof gs === 'string' ? gs : undefined });
+      // gRPC facts as arguments, not `{ ...info, grpc }`: a spread copy of the 25-field info per request (its own
+      // hidden class each time) cost more than the metric itself.
+      this.istio.onStream(info, grpc, typeof gs === 'string' ? gs : undefined);
     }
   };
 

@@ -94,6 +94,28 @@ class H1Request implements Dispatcher.DispatchHandler, UpstreamRequestHandle {
   }
 }
 
+/**
+ * The request's headers as undici's flat [name, value, ...] list, host first: one array instead of a header object
+ * built key by key (undici walks either into the same request string). A `host` entry in the map overrides the
+ * authority; for upgrades undici writes Connection/Upgrade itself and rejects them as headers.
+ */
+export function flatRequestHeaders(head: UpstreamRequestHead): (string | string[])[] {
+  const out: (string | string[])[] = ['host', head.authority];
+  const hs = head.headers;
+  const upgrade = head.upgrade !== undefined && head.upgrade !== '';
+  for (const k in hs) {
+    const v = hs[k];
+    if (v === undefined) continue;
+    if (k === 'host') {
+      out[1] = v;
+      continue;
+    }
+    if (upgrade && (k === 'upgrade' || k === 'connection')) continue;
+    out.push(k, v);
+  }
+  return out;
+}
+
 export class H1Pool implements UpstreamPool {
   readonly protocol = 'http1' as const;
   state: PoolState = 'ready';
@@ -142,21 +164,12 @@ export class H1Pool implements UpstreamPool {
       queueMicrotask(() => req.onResponseError(null, Object.assign(new Error('pool is draining'), { code: 'ECONNREFUSED' })));
       return req;
     }
-    const headers: Record<string, string | string[]> = { host: head.authority };
-    for (const k in head.headers) {
-      const v = head.headers[k];
-      if (v !== undefined) headers[k] = v;
-    }
-    // undici writes Connection/Upgrade itself for upgrades and rejects them as headers.
-    if (head.upgrade) {
-      delete headers.upgrade;
-      delete headers.connection;
-    }
+    const headers = flatRequestHeaders(head);
     try {
       this.pool.dispatch({
         path: head.path,
         method: head.method as Dispatcher.HttpMethod,
-        headers,
+        headers: headers as string[],
         body: body as Dispatcher.DispatchOptions['body'],
         upgrade: head.upgrade ?? null,
         idempotent: false,
