@@ -146,6 +146,7 @@ function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSo
     { drainTimeMs: (o.flags.drainTimeS ?? 30) * 1000, drainStrategy: o.flags.drainStrategy ?? 'gradual', ...(inherited ? { inherited } : {}) },
   );
   let knownClusters = new Set<string>();
+  let poolsSyncedFor: ConfigSnapshot = EMPTY_SNAPSHOT;
   let current: ConfigSnapshot = EMPTY_SNAPSHOT;
   const listenerInfo = (): ListenerInfo[] => listeners.status().map((s) => {
     const l = listeners.get(s.name);
@@ -158,18 +159,22 @@ function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSo
     async apply(snap) {
       current = snap;
       await clusters.applyAsync(snap);
-      const now = new Set(snap.clusters.keys());
-      for (const name of knownClusters) if (!now.has(name)) await pools.removeCluster(name);
-      for (const name of now) {
-        const c = clusters.get(name);
-        if (c) pools.syncHosts(c);
+      // A route- or listener-only push shares the cluster and endpoint maps: no pass over every cluster's pools.
+      if (snap.clusters !== poolsSyncedFor.clusters || snap.endpoints !== poolsSyncedFor.endpoints) {
+        const now = new Set(snap.clusters.keys());
+        for (const name of knownClusters) if (!now.has(name)) await pools.removeCluster(name);
+        for (const name of now) {
+          const c = clusters.get(name);
+          if (c) pools.syncHosts(c);
+        }
+        knownClusters = now;
+        poolsSyncedFor = snap;
       }
-      knownClusters = now;
-      routes.update(snap.routes);
+      await routes.updateAsync(snap.routes); // compiled aside in ≤ 8 ms slices, swapped in at once
       const want = new Map<string, ListenerConfig>();
       for (const [name, e] of snap.listeners) want.set(name, e.value);
       const results = await listeners.apply(want);
-      observer.apply(want.values(), now);
+      observer.apply(want.values(), knownClusters);
       for (const r of results) if (!r.ok) log.error({ listener: r.name, error: r.error }, 'listener could not be applied');
     },
     listeners: () => listeners.status().map((s) => ({ name: s.name, address: s.address, port: s.boundPort, state: s.state, connections: s.connections })),
