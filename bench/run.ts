@@ -6,7 +6,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessRegistry, type ManagedProcess } from './lib/processes.js';
-import { RssSampler, processTree, treeCpuSeconds, treeRssBytes } from './lib/proc-stats.js';
+import { RssSampler, cpuSecondsEach, processTree, treePssBytes, treeRssBytes } from './lib/proc-stats.js';
 import { cpuPlan, machineInfo } from './lib/machine.js';
 import { detectTools, type Tools } from './lib/tools.js';
 import { BODY, freePort, grpcFrame, waitForPort } from './lib/net.js';
@@ -14,9 +14,9 @@ import { median } from './lib/stats.js';
 import { computeRatios, renderMarkdown, writeReport, type BenchReport, type Metrics, type RowResult, type ScenarioResult } from './lib/report.js';
 import { makeSelfSigned, type CertFiles } from './peers/certs.js';
 import { nginxBackendConfig } from './peers/nginx.js';
-import { allScenarios, SCENARIO_NAMES, TARGETS, type BackendKind, type Scenario, type TargetName } from './e2e/scenarios.js';
+import { allScenarios, SCALING_TARGETS, SCENARIO_NAMES, TARGETS, scalingShape, type BackendKind, type Scenario, type TargetName } from './e2e/scenarios.js';
 import { describeLoad, loadTool, runLoad, type LoadContext } from './e2e/load.js';
-import { startTarget, type TargetContext } from './e2e/targets.js';
+import { fetchWorkers, startTarget, targetCpus, type TargetContext } from './e2e/targets.js';
 
 export interface BenchOptions {
   readonly durationS: number;
@@ -29,12 +29,13 @@ export interface BenchOptions {
   readonly outDir: string;
   /** use the bundled node HTTP/1.1 load generator even when wrk is installed */
   readonly noWrk: boolean;
-  /** meshlet launcher script; null = <repo>/bin/meshlet.js */
+  /** meshlet launcher script; null = peers/meshlet-launcher.js of this build (the meshlet next to this harness) */
   readonly meshletBin: string | null;
 }
 
 // Targets: direct, haproxy, nginx, http-proxy, fastify, minimal-node, meshlet, and in h1-50 the meshlet variants
-// meshlet-filters, meshlet-notrace, meshlet-trace1, meshlet-trace100, meshlet-trace100-down (collector unreachable), meshlet-noaccesslog (ratios against meshlet).
+// meshlet-filters, meshlet-notrace, meshlet-trace1, meshlet-trace100, meshlet-trace100-down (collector unreachable), meshlet-noaccesslog (ratios against meshlet);
+// in h1-50-c2 the two-worker shapes haproxy-t2, minimal-node-x2, meshlet-c2, meshlet-c2-1cpu (ratios against their one-worker row).
 const USAGE = 'usage: run.js [--duration S] [--scenarios a,b] [--targets a,b] [--reps N] [--warmup S] [--smoke] [--no-install] [--out DIR] [--meshlet-bin FILE] [--no-wrk]';
 
 /** Parses argv; returns an error text for bad input. */
@@ -71,7 +72,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | string {
     if (!installSet) install = false;
     scenarios ??= ['h1-50'];
     // the smoke run proves the harness; the meshlet variants only when asked for with --targets
-    targets ??= [...TARGETS];
+    targets ??= [...TARGETS, ...SCALING_TARGETS];
   }
   scenarios ??= [...SCENARIO_NAMES];
   const bad = scenarios.filter((s) => !(SCENARIO_NAMES as readonly string[]).includes(s));
@@ -145,29 +146,43 @@ function medianMetrics(reps: readonly Metrics[]): Metrics {
 }
 
 async function measureTarget(name: TargetName, s: Scenario, tctx: TargetContext, lctx: LoadContext, o: BenchOptions): Promise<RowResult> {
-  const unavailable = (reason: string): RowResult => ({ target: name, status: 'unavailable', reason, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null });
+  const shape = scalingShape(name);
+  // in a scenario with two-worker shapes, every row records its CPUs, per-process CPU split and PSS (the table pairs them)
+  const inScaling = s.targets.some((t) => scalingShape(t) !== null);
+  const shapeInfo = shape ? { workers: shape.workers, baseline: shape.baseline, cpus: targetCpus(name, tctx) }
+    : inScaling ? { workers: 1, cpus: name === 'direct' ? null : tctx.proxyCpus } : {};
+  const unavailable = (reason: string): RowResult => ({ target: name, status: 'unavailable', reason, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null, ...shapeInfo });
   const started = await startTarget(name, s, tctx);
   if (!started.ok) return unavailable(started.reason);
   const proc: ManagedProcess | null = started.proc;
   try {
     await sleep(300);
-    const rssRest = proc ? treeRssBytes(processTree(proc.pid)) : null;
+    const restPids = proc ? processTree(proc.pid) : [];
+    const rssRest = proc ? treeRssBytes(restPids) : null;
+    const pssRest = proc && inScaling ? treePssBytes(restPids) : null;
     if (o.warmupS > 0) await runLoad(lctx, s.load, started.port, o.warmupS);
     const reps: Metrics[] = [];
+    let cpuSplitS: number[] = [];
+    let treePids: number[] = [];
     for (let i = 0; i < o.reps; i++) {
+      // the whole tree: nginx's master + worker, meshlet's primary + --concurrency workers, node:cluster workers
       const pids = proc ? processTree(proc.pid) : [];
-      const cpu0 = proc ? treeCpuSeconds(pids) : 0;
+      const each0 = cpuSecondsEach(pids);
       const sampler = proc ? new RssSampler(pids) : null;
       let res;
       try { res = await runLoad(lctx, s.load, started.port, o.durationS); } finally { sampler?.stop(); }
-      const cpu1 = proc ? treeCpuSeconds(pids) : 0;
+      cpuSplitS = cpuSecondsEach(pids).map((c, j) => c - each0[j]);
+      treePids = pids;
+      const cpuS = cpuSplitS.reduce((a, b) => a + b, 0);
       const rssLoad = sampler ? sampler.stop() : null;
       if (proc && !proc.running) return unavailable(`exited during load: ${proc.tail()}`);
-      reps.push(metricsOf(res, proc ? cpu1 - cpu0 : null, rssRest, rssLoad));
+      reps.push(metricsOf(res, proc ? cpuS : null, rssRest, rssLoad));
       log(`  ${s.name} ${name} rep ${i + 1}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50Ms?.toFixed(3)} ms, p99 ${res.p99Ms?.toFixed(3)} ms` +
-        `${proc ? `, cpu ${((cpu1 - cpu0) / res.requests * 10_000).toFixed(3)} s/10k, rss ${(rssLoad! / MB).toFixed(1)} MB` : ''}${res.errors ? `, errors ${res.errors}` : ''}`);
+        `${proc ? `, cpu ${(cpuS / res.requests * 10_000).toFixed(3)} s/10k, rss ${(rssLoad! / MB).toFixed(1)} MB` : ''}${res.errors ? `, errors ${res.errors}` : ''}`);
     }
-    return { target: name, status: 'ok', reps, median: medianMetrics(reps), vsHaproxy: null, vsMinimalNode: null };
+    const workers = shape && started.adminPort !== null ? await fetchWorkers(started.adminPort) : null;
+    return { target: name, status: 'ok', reps, median: medianMetrics(reps), vsHaproxy: null, vsMinimalNode: null, ...shapeInfo,
+      ...(inScaling ? { cpuSplitS, treePids, pssRestMB: pssRest !== null ? pssRest / MB : null } : {}), ...(workers ? { workerAccepted: workers.workers.map((w) => w.accepted ?? 0) } : {}) };
   } catch (e) {
     return unavailable(`load failed: ${(e as Error).message}`);
   } finally {
@@ -203,6 +218,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const lctx: LoadContext = { registry: reg, cpus: plan.loadgen, wrk: tools.wrk, h2load: tools.h2load, tmpDir: tmp };
     for (const s of scenarios) {
       log(`scenario ${s.name}: ${s.title}`);
+      if (s.targets.some((t) => scalingShape(t)?.spread) && plan.proxy2) {
+        notes.push(`${s.name}: one-worker shapes on CPU ${plan.proxy}, two-worker shapes on CPUs ${plan.proxy2}` + (plan.proxy2SharesLoadgen
+          ? ` — shared with the load generator and the backend (CPU ${plan.loadgen}), so the second worker only gets what wrk and nginx leave of that core: the scaling factor is a lower bound of what a free core gives; \`meshlet-c2-1cpu\` runs both workers on CPU ${plan.proxy} alone (the cost of the worker model itself)`
+          : ` (a core of its own for the second worker)`));
+      }
       const result: ScenarioResult = { name: s.name, title: s.title, load: describeLoad(s.load, tools.wrk !== null), rows: [] };
       scenarioResults.push(result);
       const tool = loadTool(s.load);
@@ -216,8 +236,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           notes.push(why);
           backend = await backends.start(s.backend);
         }
-        const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, tmpDir: tmp, upstream: typeof backend === 'string' ? 0 : backend.port,
-          repoRoot, meshletBin: o.meshletBin ?? join(repoRoot, 'bin', 'meshlet.js'), startTimeoutMs: 10_000, sideCpus: plan.backend };
+        const tctx: TargetContext = { registry: reg, tools, proxyCpus: plan.proxy, proxy2Cpus: plan.proxy2, tmpDir: tmp, upstream: typeof backend === 'string' ? 0 : backend.port,
+          repoRoot, meshletBin: o.meshletBin ?? fileURLToPath(new URL('./peers/meshlet-launcher.js', import.meta.url)), startTimeoutMs: 10_000, sideCpus: plan.backend };
         const row: RowResult = typeof backend === 'string'
           ? { target: name, status: 'unavailable', reason: backend, reps: [], median: null, vsHaproxy: null, vsMinimalNode: null }
           : await measureTarget(name, s, tctx, lctx, o);
@@ -237,7 +257,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     date: new Date().toISOString(),
     machine,
     tools: tools.versions,
-    pinning: { loadgen: plan.loadgen, proxy: plan.proxy, backend: plan.backend },
+    pinning: { loadgen: plan.loadgen, proxy: plan.proxy, backend: plan.backend, proxy2: plan.proxy2 },
     options: { durationS: o.durationS, reps: o.reps, warmupS: o.warmupS, smoke: o.smoke, scenarios: o.scenarios },
     notes,
     scenarios: scenarioResults,

@@ -51,6 +51,11 @@ export function treeCpuSeconds(pids: readonly number[]): number {
   return ticks / clockTicks();
 }
 
+/** CPU seconds (user + system) of each process, in the order given (0 for one that has exited). */
+export function cpuSecondsEach(pids: readonly number[]): number[] {
+  return pids.map((p) => (readStat(p)?.ticks ?? 0) / clockTicks());
+}
+
 /** Resident set size in bytes (sum of VmRSS) of the given processes. */
 export function treeRssBytes(pids: readonly number[]): number {
   let kb = 0;
@@ -61,6 +66,23 @@ export function treeRssBytes(pids: readonly number[]): number {
     } catch { /* exited */ }
   }
   return kb * 1024;
+}
+
+/**
+ * Proportional set size in bytes (sum of Pss from /proc/<pid>/smaps_rollup): pages shared between the processes
+ * (the node binary's text in every worker) are counted once in total instead of once per process. Null when the
+ * kernel has no smaps_rollup.
+ */
+export function treePssBytes(pids: readonly number[]): number | null {
+  let kb = 0;
+  let seen = false;
+  for (const p of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (m) { kb += Number(m[1]); seen = true; }
+    } catch { /* exited, or no smaps_rollup */ }
+  }
+  return seen ? kb * 1024 : null;
 }
 
 /** Samples the RSS of a process tree periodically while load runs; `stop()` returns the peak in bytes. */

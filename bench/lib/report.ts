@@ -29,6 +29,20 @@ export interface RowResult {
   vsMinimalNode: Ratios | null;
   /** meshlet variants (`meshlet-*`): against plain `meshlet` in the same scenario and run */
   vsMeshlet?: Ratios | null;
+  /** multi-worker rows (h1-50-c2): worker count, the one-worker row they are compared with, the CPUs they ran on */
+  readonly workers?: number;
+  readonly baseline?: string;
+  readonly cpus?: string | null;
+  /** against `baseline` in the same run: rps is the scaling factor, cpuSecPer10k the CPU-per-request cost of the shape */
+  vsBaseline?: Ratios | null;
+  /** PIDs of the process tree measured (root first), the order of cpuSplitS */
+  treePids?: readonly number[];
+  /** CPU seconds of each process of the tree (root first, e.g. meshlet's primary then its workers) in the last repetition */
+  cpuSplitS?: readonly number[];
+  /** PSS of the process tree at rest (shared pages counted once), next to RSS rest which counts them per process */
+  pssRestMB?: number | null;
+  /** meshlet: connections each worker accepted (from /debug/workers), in worker order */
+  workerAccepted?: readonly number[];
 }
 
 export interface ScenarioResult {
@@ -42,7 +56,7 @@ export interface BenchReport {
   readonly date: string;
   readonly machine: MachineInfo;
   readonly tools: Readonly<Record<string, string>>;
-  readonly pinning: { readonly loadgen: string | null; readonly proxy: string | null; readonly backend: string | null };
+  readonly pinning: { readonly loadgen: string | null; readonly proxy: string | null; readonly backend: string | null; readonly proxy2?: string | null };
   readonly options: { readonly durationS: number; readonly reps: number; readonly warmupS: number; readonly smoke: boolean; readonly scenarios: readonly string[] };
   readonly notes: readonly string[];
   readonly scenarios: ScenarioResult[];
@@ -67,13 +81,42 @@ export function computeRatios(s: ScenarioResult): void {
     if (r.status !== 'ok' || !r.median) continue;
     r.vsHaproxy = against(r.median, hap);
     r.vsMinimalNode = against(r.median, min);
-    if (r.target.startsWith('meshlet-')) r.vsMeshlet = against(r.median, plain);
+    if (r.baseline) r.vsBaseline = against(r.median, ref(r.baseline));
+    else if (r.target.startsWith('meshlet-')) r.vsMeshlet = against(r.median, plain);
   }
+}
+
+/** The "2 workers against 1" table of a scenario (h1-50-c2): each one-worker row, then the rows compared with it. */
+function renderScaling(s: ScenarioResult): string[] {
+  const scaled = s.rows.filter((r) => r.baseline);
+  if (scaled.length === 0) return [];
+  const ordered: RowResult[] = [];
+  for (const r of scaled) {
+    const base = s.rows.find((b) => b.target === r.baseline);
+    if (base && !ordered.includes(base)) ordered.push(base);
+    ordered.push(r);
+  }
+  const out = ['One worker against two in the same run (`×1w`: against the one-worker row; the req/s ratio is the scaling factor; CPU, RSS and PSS are summed over every process of the shape):', '',
+    '| target | workers | CPUs | req/s | ×1w | CPU s/10k req | ×1w | RSS rest MB | PSS rest MB | RSS load MB | ×1w | CPU split s (root first) | conns per worker |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|'];
+  for (const r of ordered) {
+    const label = r.baseline ? `${r.target} (vs ${r.baseline})` : r.target;
+    if (r.status !== 'ok' || !r.median) {
+      out.push(`| ${label} | ${r.workers ?? 1} | ${r.cpus ?? 'any'} | unavailable (${cell(r.reason ?? 'unknown')}) | | | | | | | | | |`);
+      continue;
+    }
+    const m = r.median;
+    const v = r.vsBaseline;
+    out.push(`| ${label} | ${r.workers ?? 1} | ${r.cpus ?? 'any'} | ${num(m.rps, 0)} | ${x(v?.rps)} | ${num(m.cpuSecPer10k, 3)} | ${x(v?.cpuSecPer10k)} | ` +
+      `${num(m.rssRestMB, 1)} | ${num(r.pssRestMB, 1)} | ${num(m.rssLoadMB, 1)} | ${x(v?.rssLoadMB)} | ${(r.cpuSplitS ?? []).map((c) => c.toFixed(2)).join(' / ')} | ${(r.workerAccepted ?? []).join(' / ')} |`);
+  }
+  out.push('');
+  return out;
 }
 
 /** The "variants against plain meshlet" table of a scenario, or nothing when it measured no variant. */
 function renderVariants(s: ScenarioResult): string[] {
-  const rows = s.rows.filter((r) => r.target.startsWith('meshlet-'));
+  const rows = s.rows.filter((r) => r.target.startsWith('meshlet-') && !r.baseline);
   if (rows.length === 0) return [];
   const out = ['meshlet variants against plain `meshlet` in the same run (req/s: higher is better; CPU per request: lower is better):', '',
     '| target | req/s | ×meshlet | CPU s/10k req | ×meshlet | p99 ms | errors |', '|---|--:|--:|--:|--:|--:|--:|'];
@@ -104,7 +147,8 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`### meshlet e2e benchmark — ${r.date}`, '');
   out.push(`Machine: ${r.machine.nproc} × ${r.machine.cpuModel}, ${r.machine.kernel}, Node ${r.machine.node}. ` +
     `Tools: ${Object.entries(r.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
-  const pin = r.pinning.proxy === null ? 'no CPU pinning' : `pinned with taskset: load generator on CPU ${r.pinning.loadgen}, proxy on CPU ${r.pinning.proxy}, backend on CPU ${r.pinning.backend}`;
+  const pin = r.pinning.proxy === null ? 'no CPU pinning' : `pinned with taskset: load generator on CPU ${r.pinning.loadgen}, proxy on CPU ${r.pinning.proxy}` +
+    `${r.pinning.proxy2 && r.scenarios.some((s) => s.rows.some((x) => x.cpus === r.pinning.proxy2)) ? ` (two-worker shapes on CPUs ${r.pinning.proxy2})` : ''}, backend on CPU ${r.pinning.backend}`;
   out.push(`Run: ${r.options.durationS} s × ${r.options.reps} repetition(s) per target (median shown), ${r.options.warmupS} s warm-up, ${pin}` +
     `${r.options.smoke ? ', **smoke mode** (numbers not meaningful)' : ''}; total ${r.elapsedS.toFixed(0)} s.`);
   out.push('Ratios (×HAP, ×min) are against HAProxy and against the minimal Node shape in the same run and scenario; for CPU and RSS lower is better, for req/s higher is better.', '');
@@ -128,6 +172,7 @@ export function renderMarkdown(r: BenchReport): string {
     }
     out.push('');
     out.push(...renderVariants(s));
+    out.push(...renderScaling(s));
   }
   return out.join('\n');
 }

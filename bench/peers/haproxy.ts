@@ -1,12 +1,12 @@
-// Bench peer: HAProxy configuration per scenario (single thread: nbthread 1), HTTP mode for h1/h2c/gRPC,
+// Bench peer: HAProxy configuration per scenario (single thread: nbthread 1; `haproxy-t2` of h1-50-c2: nbthread 2), HTTP mode for h1/h2c/gRPC,
 // TCP mode for passthrough, and req.ssl_sni routing for TLS passthrough.
 
 export type ProxyMode = 'h1' | 'h2' | 'tcp' | 'sni';
 
-export function haproxyConfig(mode: ProxyMode, listen: number, upstream: number, sniName = 'localhost'): string {
+export function haproxyConfig(mode: ProxyMode, listen: number, upstream: number, sniName = 'localhost', threads = 1): string {
   const g = [
     'global',
-    '  nbthread 1',
+    `  nbthread ${threads}`,
     '  maxconn 4096', // fits the usual 20k/64k FD limits without raising them
     '  log stderr format raw local0 emerg',
     'defaults',

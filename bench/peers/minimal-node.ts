@@ -1,6 +1,9 @@
 // Bench peer: the floor of what Node can do as a proxy — node:http + undici Pool.dispatch (h1), node:http2 both sides
 // (h2c and gRPC), a raw node:net pipe (TCP) and a ClientHello-peeking net pipe (TLS passthrough by SNI).
-// Usage: node minimal-node.js <h1|h2|tcp|sni> <listenPort> <upstreamPort> [sniName]
+// With a worker count > 1 (h1-50-c2's `minimal-node-x2`) a node:cluster primary forks that many copies sharing the
+// listening socket, scheduled like meshlet's --concurrency (SCHED_NONE: each worker accepts itself).
+// Usage: node minimal-node.js <h1|h2|tcp|sni> <listenPort> <upstreamPort> [sniName] [workers]
+import cluster from 'node:cluster';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -143,8 +146,12 @@ function sni(listen: number, upstream: number, name: string): void {
   }).listen(listen, HOST);
 }
 
-const [mode, listen, upstream, name] = process.argv.slice(2);
-if (mode === 'h1') h1(Number(listen), Number(upstream));
+const [mode, listen, upstream, name, workersArg] = process.argv.slice(2);
+const workers = Number(workersArg ?? 1);
+if (workers > 1 && cluster.isPrimary) {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  for (let i = 0; i < workers; i++) cluster.fork();
+} else if (mode === 'h1') h1(Number(listen), Number(upstream));
 else if (mode === 'h2') h2(Number(listen), Number(upstream));
 else if (mode === 'tcp') tcp(Number(listen), Number(upstream));
 else if (mode === 'sni') sni(Number(listen), Number(upstream), name ?? 'localhost');

@@ -167,3 +167,32 @@ test('smoke mode runs every available peer on h1-50 and writes well-formed lates
     assert.equal(min.vsMinimalNode?.cpuSecPer10k, 1);
   }
 });
+
+test('h1-50-c2 smoke: two-worker shapes run, every worker process is measured and none outlives the run', { timeout: 120_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-c2-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const { code, stderr } = await runSmoke(['--scenarios', 'h1-50-c2', '--targets', 'minimal-node,minimal-node-x2,meshlet,meshlet-c2', '--out', out], 100_000);
+  assert.equal(code, 0, `bench exited ${code}: ${stderr.slice(-2000)}`);
+  const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
+  const md = readFileSync(join(out, 'latest.md'), 'utf8');
+  const rows = report.scenarios[0].rows;
+  assert.deepEqual(rows.map((r) => r.target), ['minimal-node', 'minimal-node-x2', 'meshlet', 'meshlet-c2']);
+  assert.match(md, /One worker against two in the same run/);
+  assert.match(md, /\| meshlet-c2 \(vs meshlet\) \| 2 \|/);
+  if (!has('nginx')) return;
+  for (const r of rows) assert.equal(r.status, 'ok', JSON.stringify(r));
+  const c2 = rows.find((r) => r.target === 'meshlet-c2')!;
+  // the primary and both workers are in the measured tree, and both workers accepted connections of their own
+  assert.equal(c2.workers, 2);
+  assert.equal(c2.treePids?.length, 3, `primary + 2 workers: ${JSON.stringify(c2.treePids)}`);
+  assert.equal(c2.workerAccepted?.length, 2);
+  assert.ok(c2.workerAccepted!.reduce((a, b) => a + b, 0) >= 50, `wrk's 50 connections were accepted by the workers: ${c2.workerAccepted}`);
+  assert.ok(c2.vsBaseline?.rps !== null && c2.vsBaseline?.rps !== undefined, 'scaling factor against meshlet');
+  const x2 = rows.find((r) => r.target === 'minimal-node-x2')!;
+  assert.equal(x2.treePids?.length, 3, 'cluster primary + 2 workers');
+  // a zombie (state Z, waiting for a reaper) has exited: only a running or sleeping process counts as left over
+  const alive = [...c2.treePids!, ...x2.treePids!].filter((pid) => {
+    try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  });
+  assert.deepEqual(alive, [], 'the harness killed every worker it measured');
+});
