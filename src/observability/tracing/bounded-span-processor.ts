@@ -2,8 +2,10 @@
 // array; when the collector is slow or down the queue fills and further spans are dropped and counted — the
 // request path never waits on export (issue 7: "spans are dropped and counted, and the data path never waits").
 import type { Context } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+/** @opentelemetry/core's ExportResultCode.SUCCESS, inlined so this file loads no OTel module (the SDK is loaded by tracer.ts on first use). */
+const EXPORT_SUCCESS = 0;
 
 export interface BoundedProcessorOptions {
   readonly maxQueueSize: number;
@@ -46,7 +48,7 @@ export class BoundedSpanProcessor implements SpanProcessor {
       try {
         this.exporter.export(batch, (result) => {
           this.exporting = false;
-          if (result.code === ExportResultCode.SUCCESS) this.exported += batch.length;
+          if (result.code === EXPORT_SUCCESS) this.exported += batch.length;
           else this.failed += batch.length;
           resolve();
         });
