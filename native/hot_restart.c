@@ -3,9 +3,11 @@
  *   connectUnix(name)                          -> fd of a connected blocking AF_UNIX stream socket ('\0…' = abstract)
  *   sendFds(sockFd, fds[], payload, timeoutMs) -> writes one frame (u32 BE length + payload) with fds attached
  *   recvFds(sockFd, maxFds, timeoutMs)         -> { fds, payload } reads exactly one frame and the fds sent with it
+ *   peerCred(sockFd)                           -> { pid, uid, gid } of the connected peer (SO_PEERCRED)
  *   closeFd(fd)
  * Frames are exact-length reads, so JS can keep reading the same socket after one recvFds. Errors are thrown as
  * JS Errors whose `code` is the errno name (ECONNREFUSED, ETIMEDOUT, EMSGSIZE, …). Every wait is bounded by poll(). */
+#define _GNU_SOURCE /* struct ucred, SO_PEERCRED */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <errno.h>
@@ -263,6 +265,25 @@ static napi_value recv_fds(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value peer_cred(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !get_int_arg(env, argv[0], &fd) || fd < 0) return throw_errno(env, EBADF, "peerCred");
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return throw_errno(env, errno, "peerCred: getsockopt(SO_PEERCRED)");
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_int32(env, (int32_t)cred.pid, &v);
+  napi_set_named_property(env, out, "pid", v);
+  napi_create_uint32(env, (uint32_t)cred.uid, &v);
+  napi_set_named_property(env, out, "uid", v);
+  napi_create_uint32(env, (uint32_t)cred.gid, &v);
+  napi_set_named_property(env, out, "gid", v);
+  return out;
+}
+
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -274,7 +295,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   const struct { const char *name; napi_callback cb; } fns[] = {
-    { "connectUnix", connect_unix }, { "sendFds", send_fds }, { "recvFds", recv_fds }, { "closeFd", close_fd },
+    { "connectUnix", connect_unix }, { "sendFds", send_fds }, { "recvFds", recv_fds }, { "peerCred", peer_cred }, { "closeFd", close_fd },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -14,6 +14,8 @@ export interface HotRestartAddon {
   sendFds(sockFd: number, fds: readonly number[], payload: Buffer, timeoutMs?: number): void;
   /** Exactly one frame and the fds that came with it; over maxFds or 1 MiB → EMSGSIZE (received fds closed). */
   recvFds(sockFd: number, maxFds: number, timeoutMs: number): { fds: number[]; payload: Buffer };
+  /** The connected peer's credentials (SO_PEERCRED). */
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number };
   closeFd(fd: number): void;
   readonly MAX_FDS: number;
 }

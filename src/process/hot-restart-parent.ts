@@ -2,7 +2,9 @@
 // when epoch E+1 says hello it shuts its admin down (so the child can bind the admin port, as Envoy does), hands over
 // copies of its listen sockets (SCM_RIGHTS) and keeps serving; when the child is LIVE and asks for the drain, it stops
 // accepting (closing its copies only closes its fds: the kernel socket and its accept queue live on in the child, so
-// nothing is refused), drains like SIGTERM and exits at zero connections or the parent shutdown deadline.
+// nothing is refused), drains like SIGTERM and exits at zero connections or the parent shutdown deadline. The socket
+// is abstract (any local process in the network namespace can connect), so only a peer with this process's uid (or
+// root) gets the sockets.
 //   SERVING ─hello─▶ HANDING_OVER ─drain─▶ DRAINING ─exit─▶ EXITED        HANDING_OVER ─child gone─▶ SERVING
 import net from 'node:net';
 import type { HotRestartAddon } from './hot-restart-native.js';
@@ -118,6 +120,9 @@ export class HotRestartParent {
       if (this.st !== 'SERVING' || this.child) return this.refuse(s, `epoch ${this.d.epoch} is ${this.st}, not accepting a new child`);
       if (m.version !== HOT_RESTART_VERSION) return this.refuse(s, `hot restart version mismatch: parent ${HOT_RESTART_VERSION}, child ${m.version}`);
       if (m.epoch !== this.d.epoch + 1) return this.refuse(s, `child epoch ${m.epoch} does not follow parent epoch ${this.d.epoch}`);
+      const uid = this.peerUid(s);
+      const own = process.getuid?.() ?? 0;
+      if (uid !== own && uid !== 0) return this.refuse(s, `child uid ${uid} is not this process's uid ${own}`);
       this.child = s;
       this.st = 'HANDING_OVER';
       void this.handOver(s, m.pid);
@@ -131,6 +136,15 @@ export class HotRestartParent {
       return;
     }
     this.d.logger.warn({ type: m.type, state: this.st }, 'hot restart: unexpected message ignored');
+  }
+
+  private peerUid(s: net.Socket): number {
+    const fd = (s as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+    try {
+      return typeof fd === 'number' ? this.d.addon.peerCred(fd).uid : -1;
+    } catch {
+      return -1;
+    }
   }
 
   private async handOver(s: net.Socket, childPid: number): Promise<void> {

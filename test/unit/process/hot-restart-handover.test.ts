@@ -121,6 +121,25 @@ test('parent: a child that goes away before taking over leaves the parent SERVIN
   }
 });
 
+test('parent: a child running as another uid is refused (the abstract socket is reachable by any local process)', { skip: skip || (process.getuid?.() !== 0 ? 'needs root to run a peer as another uid' : false), timeout: 10_000 }, async () => {
+  const { parent, name, calls, listener } = await parentWith();
+  try {
+    const hello = encodeMessage({ type: 'hello', epoch: 1, version: HOT_RESTART_VERSION, pid: 1 }).toString('base64');
+    const script = `const c=require('node:net').connect(${JSON.stringify(netPathOf(name))},()=>c.write(Buffer.from('${hello}','base64')));let b=Buffer.alloc(0);c.on('data',(d)=>b=Buffer.concat([b,d]));c.on('close',()=>{process.stdout.write(b.subarray(4).toString());process.exit(0)});setTimeout(()=>process.exit(2),5000);`;
+    const p = spawn(process.execPath, ['-e', script], { uid: 1337, gid: 1337, cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const code = await new Promise<number | null>((r) => p.once('exit', r));
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(out), { type: 'refused', reason: `child uid 1337 is not this process's uid 0` });
+    assert.deepEqual(calls, [], 'no admin shutdown, no sockets');
+    assert.equal(parent.state, 'SERVING');
+  } finally {
+    parent.close();
+    listener.close();
+  }
+});
+
 test('child: no parent listening is NO_PARENT with a one-line message naming the socket', { skip }, () => {
   const name = uniq();
   assert.throws(() => HotRestartChild.connect({ addon: addon(), parentName: name, epoch: 1, logger: quiet }), (e: unknown) => {

@@ -66,6 +66,8 @@ test('recvFds reads exactly one frame: node reads the next frame from the same s
     assert.equal(addon().recvFds(p.clientFd, 8, 2000).payload.toString(), 'first');
     const second = addon().recvFds(p.clientFd, 8, 2000);
     assert.deepEqual([second.fds, second.payload.toString()], [[], 'second']);
+    const cred = addon().peerCred(fdOf(p.serverSide));
+    assert.deepEqual(cred, { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }, 'SO_PEERCRED names the connecting process');
   } finally {
     p.close();
   }
