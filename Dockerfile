@@ -1,9 +1,9 @@
 # meshlet container image. Three stages:
-#   build     — all dependencies (dev included), then `npm run build`: the SO_ORIGINAL_DST addon (node-gyp, needs the
-#               toolchain of the full node image) and the TypeScript output in dist/;
+#   build     — all dependencies (dev included), then `npm run build`: the native addons (SO_ORIGINAL_DST and hot-restart
+#               fd passing; node-gyp, needs the toolchain of the full node image) and the TypeScript output in dist/;
 #   prod-deps — a clean `npm ci --omit=dev`, so no devDependency (typescript, eslint, node-gyp...) reaches the image;
 #   runtime   — slim Node LTS, iptables/iproute2 for the `meshlet iptables` init container, the production
-#               node_modules, dist/src, the built addon, proto/ and bootstrap/; runs as the Istio proxy identity
+#               node_modules, dist/src, the built addons, proto/ and bootstrap/; runs as the Istio proxy identity
 #               1337:1337 with `meshlet` on PATH as the entrypoint.
 # Docker is not available on the CI machines: test/integration/dockerfile-steps.test.ts parses this file, runs the
 # build and prod-deps RUN/COPY steps in clean directories, assembles the runtime stage and starts it as uid 1337.
@@ -31,6 +31,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/native/build/Release/original_dst.node ./native/build/Release/original_dst.node
+COPY --from=build /src/native/build/Release/hot_restart.node ./native/build/Release/hot_restart.node
 COPY --from=build /src/proto ./proto
 COPY --from=build /src/bootstrap ./bootstrap
 RUN mkdir -p /usr/local/bin && ln -sf /opt/meshlet/bin/meshlet.js /usr/local/bin/meshlet

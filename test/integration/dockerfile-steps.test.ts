@@ -266,6 +266,7 @@ describe('Dockerfile steps (docker is not available: executed in clean directori
     assert.ok(!existsSync(join(app, 'dist', 'test')), 'no compiled tests');
     assert.ok(!existsSync(join(app, 'src')), 'no TypeScript sources');
     assert.ok(existsSync(join(app, 'native', 'build', 'Release', 'original_dst.node')), 'the built SO_ORIGINAL_DST addon');
+    assert.ok(existsSync(join(app, 'native', 'build', 'Release', 'hot_restart.node')), 'the built hot-restart (fd passing) addon');
     assert.ok(existsSync(join(app, 'proto', 'envoy-protos.txt')), 'proto/');
     assert.ok(existsSync(join(app, 'bootstrap', 'demo.yaml')), 'bootstrap/');
     // ENTRYPOINT ["meshlet"]: found on PATH (/usr/local/bin) as a link to bin/meshlet.js, executable.
@@ -286,12 +287,12 @@ describe('Dockerfile steps (docker is not available: executed in clean directori
     const app = inRoot(runtime.root, runtime.workdir);
     const drop = ['setpriv', '--reuid', '1337', '--regid', '1337', '--clear-groups'];
     const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent', ...runtime.env };
-    // The addon is loadable by the unprivileged user from the runtime layout.
+    // The addons are loadable by the unprivileged user from the runtime layout.
     const probe = spawnSync(drop[0], [...drop.slice(1), process.execPath, '--input-type=module', '-e',
-      `const m = await import(${JSON.stringify(join(app, 'dist', 'src', 'listener', 'original-dst.js'))}); console.log(JSON.stringify([m.originalDstAvailable(), m.originalDstUnavailableReason()]));`],
+      `const m = await import(${JSON.stringify(join(app, 'dist', 'src', 'listener', 'original-dst.js'))}); const h = await import(${JSON.stringify(join(app, 'dist', 'src', 'process', 'hot-restart-native.js'))}); console.log(JSON.stringify([m.originalDstAvailable(), m.originalDstUnavailableReason(), h.loadHotRestartAddon().state]));`],
     { cwd: app, env, encoding: 'utf8', timeout: 30_000 });
     assert.equal(probe.status, 0, probe.stderr);
-    assert.deepEqual(JSON.parse(probe.stdout.trim()), [true, null], 'original_dst addon loads');
+    assert.deepEqual(JSON.parse(probe.stdout.trim()), [true, null, 'loaded'], 'original_dst and hot-restart addons load');
 
     const writable = join(dir, 'run');
     mkdirSync(writable);
