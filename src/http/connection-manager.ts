@@ -40,7 +40,7 @@ import { RouterRequest } from './router-filter.js';
 import { H2Transport } from './h2-transport.js';
 import { DrainDecision, H2DrainSequence } from './h2-drain.js';
 import type { DrainStrategy } from './h2-drain.js';
-import type { RouterStream } from './router-filter.js';
+import type { RouterDeps, RouterStream } from './router-filter.js';
 import { H1UpgradeDownstream } from './upgrade.js';
 import { ConnectionBudget, DEFAULT_MAX_CONNECTIONS_PER_LISTENER, globalConnectionBudget, OVERLOAD_REPLY, sharedOverloadManager } from './overload-manager.js';
 import type { OverloadView } from './overload-manager.js';
@@ -304,6 +304,14 @@ class ActiveStream implements RouterStream {
     this.trace?.injectAttempt(headers, attempt, cluster, hostKey, Date.now());
   }
 
+  private origDst: string | null = null;
+
+  /** ORIGINAL_DST clusters forward to the downstream connection's local address (restored by original_dst). */
+  get originalDestination(): string {
+    const c = this.conn;
+    return (this.origDst ??= c.localAddress.includes(':') ? `[${c.localAddress}]:${c.localPort}` : `${c.localAddress}:${c.localPort}`);
+  }
+
   decorateResponse(headers: HeaderMap): void {
     const cfg = this.hcm.config;
     switch (cfg.serverHeaderTransformation) {
@@ -415,6 +423,7 @@ export class HttpConnectionManager {
   constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number, opts: HcmOptions = {}) {
     this.inlineTable = config.routeConfig && !config.rdsName ? deps.routes.compile(config.routeConfig) : null;
     this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
+    this.routerDeps = { pools: deps.pools, random: this.random, resolveCluster: (n) => deps.clusters.get(n), streamIdleTimeoutMs: config.streamIdleTimeoutMs };
     this.trafficDirection = opts.trafficDirection ?? 'UNSPECIFIED';
     this.tracers = config.tracing ? tracersOf(deps) : null;
     this.overload = deps.overload ?? sharedOverloadManager();
@@ -842,12 +851,14 @@ export class HttpConnectionManager {
     // Hop-by-hop headers go first, so nothing a client lists in Connection can remove what we add below.
     const upgrade = stripHopByHop(head.headers, true);
     if (head.path.includes('#')) head.path = head.path.slice(0, head.path.indexOf('#'));
-    const esc = escapedSlashes(head.path, c.pathWithEscapedSlashesAction);
-    if (esc.action === 'reject') return s.localReply(LocalReply.escapedSlashes);
-    if (esc.action === 'redirect') {
-      return s.localReply({ status: 307, flag: null, details: 'path_normalization_redirect', body: '' }, { headers: { location: normalizePath(esc.path, c.normalizePath, c.mergeSlashes) } });
+    if (c.pathWithEscapedSlashesAction !== 'KEEP_UNCHANGED') {
+      const esc = escapedSlashes(head.path, c.pathWithEscapedSlashesAction);
+      if (esc.action === 'reject') return s.localReply(LocalReply.escapedSlashes);
+      if (esc.action === 'redirect') {
+        return s.localReply({ status: 307, flag: null, details: 'path_normalization_redirect', body: '' }, { headers: { location: normalizePath(esc.path, c.normalizePath, c.mergeSlashes) } });
+      }
+      head.path = esc.path;
     }
-    head.path = esc.path;
     if (c.normalizePath || c.mergeSlashes) head.path = normalizePath(head.path, c.normalizePath, c.mergeSlashes);
     const fwd = applyForwardingHeaders(head.headers, c, conn.remoteAddress, head.scheme);
     if (c.stripAnyHostPort) head.authority = stripPort(head.authority);
@@ -946,18 +957,12 @@ export class HttpConnectionManager {
     // The hash also yields the generated affinity cookie (cookie policy with ttl, cookie absent) to set downstream.
     const hk = decision.hashPolicies.length > 0 ? this.deps.hashKey : undefined;
     const hr: HashResult = hk ? hk(decision.hashPolicies, { head, clientAddress }) : NO_HASH;
-    const rr = new RouterRequest(s, decision, cluster, {
-      pools: this.deps.pools,
-      random: this.random,
-      resolveCluster: (n) => this.deps.clusters.get(n),
-      hash: hr.hash,
-      setCookie: hr.setCookie,
-      streamIdleTimeoutMs: c.streamIdleTimeoutMs,
-      // ORIGINAL_DST clusters forward to the downstream connection's local address (restored by original_dst).
-      originalDestination: s.conn.localAddress.includes(':') ? `[${s.conn.localAddress}]:${s.conn.localPort}` : `${s.conn.localAddress}:${s.conn.localPort}`,
-    }, upgrade && ds instanceof H1UpgradeDownstream ? upgrade : null);
+    const rr = new RouterRequest(s, decision, cluster, this.routerDeps, upgrade && ds instanceof H1UpgradeDownstream ? upgrade : null, hr.hash, hr.setCookie);
     rr.start();
   }
+
+  /** What every RouterRequest of this HCM shares (one object, not one per request). */
+  private readonly routerDeps: RouterDeps;
 
   /** Called once per stream when the downstream side is done. */
   streamDone(s: ActiveStream): void {
@@ -970,7 +975,8 @@ export class HttpConnectionManager {
     }
     const trace = s.trace;
     const traceId = trace?.traceId ?? '';
-    if (trace) {
+    if (trace?.span) {
+      // Only a sampled stream has a span to finish: no TraceFinish object (and responseFlags join) for the others.
       trace.finish({
         head: s.head,
         protocol: s.downstream.protocol,

@@ -108,6 +108,9 @@ export interface RouterStream extends LocalReplyTarget {
   readonly suppressEnvoyHeaders: boolean;
   /** Applies HCM-level response headers (server, x-request-id) — after route mutations. */
   decorateResponse(headers: HeaderMap): void;
+  /** The downstream connection's local 'ip:port' (the original destination when original_dst restored it): the
+   *  upstream host of ORIGINAL_DST clusters, unless RouterDeps.originalDestination says otherwise. */
+  readonly originalDestination?: string;
   /** Upstream host chosen (for access logs), set by the router. */
   upstreamHost: string;
   upstreamCluster: string;
@@ -118,7 +121,8 @@ export interface RouterDeps {
   readonly pools: PoolManager;
   readonly random: () => number;
   readonly resolveCluster: (name: string) => UpstreamCluster | undefined;
-  readonly hash: bigint | undefined;
+  /** Consistent-hash key; a per-request `hash` constructor argument takes precedence (deps shared by an HCM). */
+  readonly hash?: bigint;
   /** Set-Cookie value for a generated session-affinity cookie (cookie hash policy with ttl, cookie absent): added
    *  to the upstream response sent downstream. */
   readonly setCookie?: string;
@@ -155,14 +159,21 @@ export class RouterRequest implements UpstreamResponseHandler {
   private readonly protocol: 'http1' | 'http2';
   private retryStatusFlag = false;
   private drainHook = false;
+  private readonly hash: bigint | undefined;
+  private readonly setCookie: string | undefined;
 
+  /** `deps` can be shared by every stream of an HCM; `hash`/`setCookie` are this request's (they override deps'). */
   constructor(
     private readonly s: RouterStream,
     private readonly decision: ForwardDecision,
     private readonly cluster: UpstreamCluster,
     private readonly deps: RouterDeps,
     private readonly upgrade: string | null,
+    hash?: bigint,
+    setCookie?: string,
   ) {
+    this.hash = hash ?? deps.hash;
+    this.setCookie = setCookie ?? deps.setCookie;
     this.retry = decision.retryPolicy && decision.retryPolicy.numRetries > 0 ? decision.retryPolicy : null;
     this.timeoutMs = decision.timeoutMs;
     const msd = decision.maxStreamDuration;
@@ -205,11 +216,12 @@ export class RouterRequest implements UpstreamResponseHandler {
     if (this.finished) return;
     const cluster = this.cluster;
     const avoid = this.retry?.avoidPreviousHosts && this.triedHosts.length > 0;
-    let host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: avoid ? this.triedHosts : undefined, originalDestination: this.deps.originalDestination });
+    const originalDestination = this.deps.originalDestination ?? this.s.originalDestination;
+    let host = cluster.chooseHost({ hash: this.hash, previousHosts: avoid ? this.triedHosts : undefined, originalDestination });
     if (host && avoid && this.triedHosts.includes(host)) {
       const max = this.retry?.hostSelectionRetryMaxAttempts ?? 1;
       for (let i = 0; i < max && host && this.triedHosts.includes(host); i++) {
-        host = cluster.chooseHost({ hash: this.deps.hash, previousHosts: this.triedHosts, originalDestination: this.deps.originalDestination });
+        host = cluster.chooseHost({ hash: this.hash, previousHosts: this.triedHosts, originalDestination });
       }
     }
     if (!host) {
@@ -380,7 +392,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     fmt.upstreamCluster = s.upstreamCluster;
     this.decision.finalizeResponse(headers, fmt);
     s.decorateResponse(headers);
-    const sc = this.deps.setCookie;
+    const sc = this.setCookie;
     if (sc !== undefined) {
       const prev = headers['set-cookie'];
       headers['set-cookie'] = prev === undefined ? sc : typeof prev === 'string' ? [prev, sc] : [...prev, sc];
@@ -460,6 +472,9 @@ export class RouterRequest implements UpstreamResponseHandler {
     const perTryIdle = !this.responseStarted ? this.retry?.perTryIdleTimeoutMs ?? 0 : 0;
     const t = perTryIdle > 0 ? Math.min(perTryIdle, this.idleMs() || perTryIdle) : this.idleMs();
     if (!t || t <= 0) return;
+    // The route timeout, once armed, ends the whole stream no later than an idle period that is at least as long
+    // could (its deadline is fixed, the idle one only moves later): no second timer per request for it.
+    if (this.idleTimer === null && this.globalTimer !== null && t >= this.timeoutMs) return;
     if (this.idleTimer) this.idleTimer.refresh();
     else this.idleTimer = setTimeout(() => this.onIdleTimeout(), t);
   }
@@ -560,7 +575,8 @@ export class RouterRequest implements UpstreamResponseHandler {
       if (!cluster) continue;
       const authority = mp.disableShadowHostSuffixAppend ? this.s.head.authority : shadowHost(this.s.head.authority);
       const head = { ...this.s.head, authority, headers: { ...this.s.head.headers } };
-      const send = (body: Buffer | null): void => sendMirror(cluster, head, body, this.deps);
+      const hash = this.hash;
+      const send = (body: Buffer | null): void => sendMirror(cluster, head, body, this.deps, hash);
       if (!this.s.requestBody) send(null);
       else this.replay?.whenComplete((b) => {
         if (b) send(b);
@@ -579,8 +595,8 @@ export function shadowHost(authority: string): string {
 const MIRROR_TIMEOUT_MS = 30_000;
 
 /** Fire-and-forget copy of a request; the response is read and discarded, bounded in time. */
-function sendMirror(cluster: UpstreamCluster, head: RequestHead, body: Buffer | null, deps: RouterDeps): void {
-  const host = cluster.chooseHost({ hash: deps.hash });
+function sendMirror(cluster: UpstreamCluster, head: RequestHead, body: Buffer | null, deps: RouterDeps, hash: bigint | undefined): void {
+  const host = cluster.chooseHost({ hash });
   if (!host) return;
   const breakers = cluster.breakers(host.priority);
   if (!breakers.tryAcquire('requests')) return;

@@ -68,13 +68,24 @@ function splitHostPort(a: string | undefined): { address: string; port: number }
 export function recordFromStream(s: StreamInfoLike): AccessLogRecord {
   let responseHeaders = s.responseHeaders ?? undefined;
   if (!responseHeaders && s.upstreamServiceTimeMs !== undefined && s.upstreamServiceTimeMs >= 0) responseHeaders = { 'x-envoy-upstream-service-time': String(s.upstreamServiceTimeMs) };
-  const local = splitHostPort(s.downstreamLocalAddress) ?? { address: s.connection.localAddress, port: s.connection.localPort };
+  // The HCM builds downstreamLocalAddress from the connection's own address: parse it back only when the
+  // connection does not carry one (no regex and result object per request).
+  const conn = s.connection;
+  let localAddress = conn.localAddress;
+  let localPort = conn.localPort;
+  if (!localAddress) {
+    const local = splitHostPort(s.downstreamLocalAddress);
+    if (local) {
+      localAddress = local.address;
+      localPort = local.port;
+    }
+  }
   return {
     kind: 'http',
-    remoteAddress: s.connection.remoteAddress,
-    remotePort: s.connection.remotePort,
-    localAddress: local.address,
-    localPort: local.port,
+    remoteAddress: conn.remoteAddress,
+    remotePort: conn.remotePort,
+    localAddress,
+    localPort,
     protocol: s.protocol,
     startTimeMs: s.startTimeMs,
     requestHead: s.head,
