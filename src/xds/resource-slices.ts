@@ -143,6 +143,32 @@ function* decodeInSlices(t: protobuf.Type, bytes: Uint8Array, path: string, slic
   return out;
 }
 
+/**
+ * A protobufjs message decoded like `t.decode(bytes)`, with the elements of the repeated message field `field`
+ * decoded one per slice (an ADS response carrying 10,000 resources). Falls back to the one-shot decode (which
+ * reports malformed input) when the field is not a repeated message or the bytes cannot be cut.
+ */
+export function* decodeProtoInSlices(t: protobuf.Type, bytes: Uint8Array, field: string): Slices<protobuf.Message> {
+  const f = t.fields[field];
+  f?.resolve();
+  const elemType = f?.resolvedType;
+  if (!f || !f.repeated || !(elemType instanceof protobuf.Type)) return t.decode(bytes);
+  let cut: { rest: Uint8Array; items: number[] };
+  try {
+    cut = cutField(bytes, f.id);
+  } catch {
+    return t.decode(bytes);
+  }
+  const msg = t.decode(cut.rest) as protobuf.Message & Record<string, unknown>;
+  const items: protobuf.Message[] = [];
+  for (let i = 0; i < cut.items.length; i += 2) {
+    items.push(elemType.decode(bytes.subarray(cut.items[i], cut.items[i + 1])));
+    if ((i & 62) === 0) yield;
+  }
+  if (items.length > 0) msg[f.name] = items;
+  return msg;
+}
+
 /** The wire bytes of a message split into field `fieldNo`'s elements ([start, end) pairs) and every other field. */
 function cutField(bytes: Uint8Array, fieldNo: number): { rest: Uint8Array; items: number[] } {
   const r = protobuf.Reader.create(bytes);

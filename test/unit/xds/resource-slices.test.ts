@@ -4,7 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Issues } from '../../../src/common/validation.js';
-import { contentHash, contentHashInSlices, decodeAnyInSlices, deepFreeze, freezeInSlices, type Slices } from '../../../src/xds/resource-slices.js';
+import {
+  contentHash, contentHashInSlices, decodeAnyInSlices, decodeProtoInSlices, deepFreeze, freezeInSlices, type Slices,
+} from '../../../src/xds/resource-slices.js';
+import { mustLookupType } from '../../../src/xds/protos.js';
+import { encodeMessage } from '../../../src/xds/proto-json.js';
 import { decodeAny, encodeAny, jsonToCanonical, type Canonical } from '../../../src/xds/proto-json.js';
 import { bigRouteConfig } from './big-route-config.js';
 import {
@@ -101,4 +105,33 @@ test('an invalid route deep inside: the sliced translator reports the same error
   assert.deepEqual(sliced, one);
   if (one.ok) return;
   assert.deepEqual(one.errors.map((e) => e.path), ['virtual_hosts[150].routes[7].match.safe_regex.regex', 'virtual_hosts[199].routes[9]', 'virtual_hosts[199].routes[9].route']);
+});
+
+test('an ADS response with 2,000 resources decodes in slices to what one protobufjs decode gives', () => {
+  const t = mustLookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+  const resources = [];
+  for (let i = 0; i < 2000; i++) {
+    const resource = { '@type': RDS, name: `r${i}`, virtual_hosts: [{ name: 'v', domains: [`h${i}`], routes: [{ match: { prefix: '/' }, route: { cluster: `c${i}` } }] }] };
+    resources.push({ name: `r${i}`, version: `v${i}`, resource });
+  }
+  const bytes = encodeMessage('envoy.service.discovery.v3.DeltaDiscoveryResponse', {
+    system_version_info: '7', resources, type_url: RDS, removed_resources: ['gone'], nonce: 'n1',
+  });
+  const oneShot = t.toObject(t.decode(bytes));
+  const { value, slices } = stepwise(decodeProtoInSlices(t, bytes, 'resources'));
+  assert.deepEqual(t.toObject(value), oneShot);
+  assert.equal((oneShot.resources as unknown[]).length, 2000);
+  assert.ok(slices >= 2000 / 32, `${slices} slices`);
+  // Cut short (inside a resource, or at the very end): whatever the one-shot decode does, the sliced one does too.
+  for (const n of [Math.floor(bytes.length / 2), bytes.length - 3]) {
+    const part = bytes.subarray(0, n);
+    const outcome = (f: () => unknown): unknown => {
+      try {
+        return t.toObject(f() as never);
+      } catch (e) {
+        return `throws: ${(e as Error).message}`;
+      }
+    };
+    assert.deepEqual(outcome(() => stepwise(decodeProtoInSlices(t, part, 'resources')).value), outcome(() => t.decode(part)));
+  }
 });
