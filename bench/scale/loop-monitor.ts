@@ -9,6 +9,8 @@ if (process.env.MESHLET_LOOP_MONITOR === '1') {
   setInterval(() => {
     const maxMs = h.max / 1e6;
     h.reset();
-    process.stderr.write(`MESHLET_LOOP ${JSON.stringify({ t: Date.now(), maxMs: Math.round(maxMs * 10) / 10, rssMb: Math.round(process.memoryUsage.rss() / 1048576) })}\n`);
+    // mono: the monotonic clock in µs, the one --cpu-prof timestamps use (profile-summary --window lines them up).
+    const mono = Number(process.hrtime.bigint() / 1000n);
+    process.stderr.write(`MESHLET_LOOP ${JSON.stringify({ t: Date.now(), mono, maxMs: Math.round(maxMs * 10) / 10, rssMb: Math.round(process.memoryUsage.rss() / 1048576) })}\n`);
   }, 100).unref();
 }

@@ -1,6 +1,7 @@
 // bench/scale/: reads a V8 .cpuprofile (node --cpu-prof) and prints self time by function and by file, so profile
 // findings (bench/results/profile-*.md) can be reproduced, or (--blocks MS) the busy stretches of at least MS ms — the
-// event-loop stalls — with what each is made of. Usage: node dist/bench/scale/profile-summary.js FILE [--top N] [--blocks MS]
+// event-loop stalls — with what each is made of, or (--window END_US[:MS]) what ran in one stalled window the scale
+// bench reported. Usage: node dist/bench/scale/profile-summary.js FILE [--top N] [--blocks MS | --window END_US[:MS]]
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -43,7 +44,7 @@ export interface ProfileBlock { readonly startMs: number; readonly ms: number; r
  * least `minMs`, each with the functions of our own code (src/, bench/, test/) by inclusive time inside the block:
  * what a stall is made of.
  */
-export function blocks(p: CpuProfile, minMs = 50, top = 8): ProfileBlock[] {
+export function blocks(p: CpuProfile, minMs = 50, top = 8, range?: { readonly fromUs: number; readonly toUs: number }): ProfileBlock[] {
   const parent = new Map<number, number>();
   const byId = new Map<number, ProfileNode>();
   for (const n of p.nodes) {
@@ -68,6 +69,10 @@ export function blocks(p: CpuProfile, minMs = 50, top = 8): ProfileBlock[] {
     const dt = p.timeDeltas[i] ?? 0;
     t += dt;
     const node = byId.get(p.samples[i]);
+    if (range && (t < range.fromUs || t > range.toUs)) {
+      close();
+      continue;
+    }
     if (!node || node.callFrame.functionName === '(idle)') {
       close();
       continue;
@@ -94,6 +99,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const ti = process.argv.indexOf('--top');
   const top = ti >= 0 ? Number(process.argv[ti + 1]) : 40;
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const wi = process.argv.indexOf('--window');
+  if (wi >= 0) {
+    // --window END_US[:MS]: what ran in the MS ms (default 100) before END_US on the monotonic clock (the loop
+    // monitor's `mono`), i.e. inside one stalled 100 ms window of the scale bench — our code by inclusive time.
+    const [end, ms] = String(process.argv[wi + 1]).split(':').map(Number);
+    for (const b of blocks(prof, 0, Math.min(top, 15), { fromUs: end - (ms > 0 ? Math.max(ms, 100) : 100) * 1000, toUs: end })) {
+      if (b.ms < 5) continue;
+      process.stdout.write(`busy at ${b.startMs.toFixed(0)} ms into the profile: ${b.ms.toFixed(0)} ms\n${b.top.map((r) => `    ${r.ms.toFixed(0).padStart(6)} ms  ${r.name}`).join('\n')}\n`);
+    }
+    process.exit(0);
+  }
   const bi = process.argv.indexOf('--blocks');
   if (bi >= 0) {
     // --blocks MS: the busy stretches of at least MS ms and what they are made of (inclusive, our code only).
