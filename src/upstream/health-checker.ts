@@ -25,6 +25,9 @@ export interface HealthCheckerDeps {
   readonly onChange: (host: UpstreamHost, healthy: boolean) => void;
   /** Every successful check (outlier detection may un-eject). */
   readonly onSuccess?: (host: UpstreamHost) => void;
+  /** --concurrency N worker: checks run once in the primary; this checker only tracks hosts (new ones pending) and
+   *  takes the primary's results through applyExternal. */
+  readonly follower?: boolean;
 }
 
 /** Session state of one host: 'pending' until its first result (a single success then makes it healthy). */
@@ -119,7 +122,7 @@ export class HealthChecker {
   }
 
   start(): void {
-    if (this.started) return;
+    if (this.started || this.deps.follower) return;
     this.started = true;
     for (const s of this.sessions.values()) s.stopped = false;
     for (const s of this.sessions.values()) this.schedule(s, this.config.initialJitterMs > 0 ? Math.floor(this.deps.random() * this.config.initialJitterMs) : 0);
@@ -128,6 +131,19 @@ export class HealthChecker {
   stop(): void {
     this.started = false;
     for (const s of this.sessions.values()) this.stopSession(s);
+  }
+
+  /**
+   * Follower: the primary's checker changed a host's failed_active_hc (pending and unhealthy both set it). Applied as
+   * a local result is: the flag, then onChange (host-set rebuild, pending_dynamic_removal removal) on a real change.
+   */
+  applyExternal(host: UpstreamHost, failed: boolean): void {
+    const s = this.sessions.get(host);
+    if (!s || host.healthFlags.has('failed_active_hc') === failed) return;
+    s.state = failed ? 'unhealthy' : 'healthy';
+    if (failed) host.healthFlags.add('failed_active_hc');
+    else host.healthFlags.delete('failed_active_hc');
+    this.deps.onChange(host, !failed);
   }
 
   /** For tests and /clusters: number of completed checks of a host. */

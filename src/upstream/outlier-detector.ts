@@ -126,6 +126,25 @@ export class OutlierDetector {
     }
   }
 
+  /**
+   * --concurrency N worker: the primary's detector ejected or un-ejected a host (workers report their outcomes to it
+   * and run no analysis of their own). Flag, counters and onChange as for a local ejection.
+   */
+  applyExternal(host: UpstreamHost, ejected: boolean): void {
+    const m = this.monitors.get(host);
+    if (!m || (m.ejectedAt >= 0) === ejected) return;
+    if (!ejected) {
+      this.uneject(host, m, false);
+      return;
+    }
+    m.numEjections++;
+    m.ejectedAt = this.deps.timers.now();
+    host.healthFlags.add('failed_outlier_check');
+    this.stats.ejectionsActive++;
+    this.stats.ejectionsTotal++;
+    this.deps.onChange();
+  }
+
   /** Active health check succeeded: un-eject when successful_active_health_check_uneject_host (default true). */
   onActiveHealthCheckSuccess(host: UpstreamHost): void {
     const m = this.monitors.get(host);
@@ -159,12 +178,12 @@ export class OutlierDetector {
     return true;
   }
 
-  private uneject(host: UpstreamHost, m: HostMonitor): void {
+  private uneject(host: UpstreamHost, m: HostMonitor, log = true): void {
     m.ejectedAt = -1;
     m.unejectedAt = this.deps.timers.now();
     host.healthFlags.delete('failed_outlier_check');
     this.stats.ejectionsActive--;
-    this.deps.logger.info({ cluster: this.deps.clusterName, host: host.key }, 'outlier detection: host un-ejected');
+    if (log) this.deps.logger.info({ cluster: this.deps.clusterName, host: host.key }, 'outlier detection: host un-ejected');
     this.deps.onChange();
   }
 

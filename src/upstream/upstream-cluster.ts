@@ -17,6 +17,41 @@ export type DnsLookup = (hostname: string, family: 0 | 4 | 6) => Promise<readonl
 
 export const defaultDnsLookup: DnsLookup = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
 
+/** What the process group's health authority published for one host (see process/shared-health-*.ts). */
+export interface SharedHostHealth {
+  /** failed_active_hc (the primary's checker has no success yet, or found the host unhealthy). */
+  readonly failedActiveHc: boolean;
+  readonly degradedActiveHc: boolean;
+  /** failed_outlier_check (the primary's outlier detector ejected the host). */
+  readonly ejected: boolean;
+  readonly successRate: number;
+  readonly localOriginSuccessRate: number;
+}
+
+/**
+ * --concurrency N worker side: active health checks and outlier detection run once, in the primary. A following
+ * cluster runs neither; it reports request outcomes (batched) and applies the published host states.
+ */
+export interface HealthFollowerLink {
+  /** The last state published for a host of a cluster, if any. */
+  state(cluster: string, key: string): SharedHostHealth | undefined;
+  /** One request outcome toward the primary's outlier detector (and its no-traffic test). */
+  report(cluster: string, key: string, outcome: HostOutcome): void;
+}
+
+/** --concurrency N primary side: a cluster whose host health or outlier state may have changed (publish it). */
+export interface HealthAuthorityHook {
+  changed(cluster: ClusterRuntime): void;
+}
+
+/** Request outcomes as small integers on the wire: an HTTP status as itself, local-origin events below 100. */
+export const OUTCOME_CODE = { connect_failure: 1, timeout: 2, reset: 3, success_local: 4 } as const;
+const LOCAL_OUTCOMES: readonly (HostOutcome | undefined)[] = [undefined, { kind: 'connect_failure' }, { kind: 'timeout' }, { kind: 'reset' }, { kind: 'success_local' }];
+
+export function outcomeCode(o: HostOutcome): number {
+  return o.kind === 'http' ? o.status : OUTCOME_CODE[o.kind];
+}
+
 export interface ClusterDeps {
   /** Zone-aware routing input (from the cluster manager's local cluster), or null. */
   readonly zoneAware?: () => ZoneAwareInput | null;
@@ -24,6 +59,10 @@ export interface ClusterDeps {
   readonly logger?: UpstreamLogger;
   readonly random?: () => number;
   readonly dnsLookup?: DnsLookup;
+  /** --concurrency N worker: health checks / outlier detection follow the primary's (not for ORIGINAL_DST). */
+  readonly healthFollower?: HealthFollowerLink;
+  /** --concurrency N primary: told about every health or outlier change, to broadcast it to the workers. */
+  readonly healthAuthority?: HealthAuthorityHook;
 }
 
 export type ClusterState = 'initializing' | 'active' | 'closed';
@@ -66,6 +105,8 @@ export class ClusterRuntime implements UpstreamCluster {
   private hadTraffic = false;
   private readyWaiters: (() => void)[] = [];
   private readonly zoneAware: () => ZoneAwareInput | null;
+  private readonly follower: HealthFollowerLink | null;
+  private readonly authority: HealthAuthorityHook | null;
 
   constructor(readonly config: ClusterConfig, deps: ClusterDeps = {}) {
     this.name = config.name;
@@ -76,14 +117,18 @@ export class ClusterRuntime implements UpstreamCluster {
     this.dnsLookup = deps.dnsLookup ?? defaultDnsLookup;
     this.zoneAware = deps.zoneAware ?? (() => null);
     this.cbs = [new ClusterCircuitBreakers(config.circuitBreakers[0]), new ClusterCircuitBreakers(config.circuitBreakers[1])];
+    const shared = config.type !== 'ORIGINAL_DST' && (config.healthChecks.length > 0 || config.outlierDetection !== null);
+    this.follower = shared ? deps.healthFollower ?? null : null;
+    this.authority = shared ? deps.healthAuthority ?? null : null;
     this.outlier = config.outlierDetection
-      ? new OutlierDetector(config.outlierDetection, { timers: this.timers, logger: this.logger, random: this.random, clusterName: this.name, onChange: () => this.rebuild() })
+      ? new OutlierDetector(config.outlierDetection, { timers: this.timers, logger: this.logger, random: this.random, clusterName: this.name, onChange: () => this.onHealthChange(null, true) })
       : null;
     const hc = config.healthChecks[0];
     this.healthChecker = hc
       ? new HealthChecker(hc, {
           clusterName: this.name, timers: this.timers, logger: this.logger, random: this.random, tls: config.tls,
           hasTraffic: () => this.hadTraffic, onChange: (h, healthy) => this.onHealthChange(h, healthy), onSuccess: (h) => this.outlier?.onActiveHealthCheckSuccess(h),
+          follower: this.follower !== null,
         })
       : null;
   }
@@ -114,8 +159,10 @@ export class ClusterRuntime implements UpstreamCluster {
 
   /** Starts timers and the first resolution. STATIC/load_assignment and ORIGINAL_DST clusters are active at once. */
   start(): void {
-    this.outlier?.start();
-    this.healthChecker?.start();
+    if (!this.follower) {
+      this.outlier?.start();
+      this.healthChecker?.start();
+    }
     const c = this.config;
     if (c.type === 'STATIC') {
       this.setEndpoints(c.loadAssignment);
@@ -217,7 +264,10 @@ export class ClusterRuntime implements UpstreamCluster {
     if (countChange) this.stats.membershipChanges++;
     this.outlier?.setHosts(next);
     this.healthChecker?.setHosts(next);
+    // Follower: hosts the primary already judged take its state now (new ones otherwise wait, pending, for it).
+    if (this.follower) for (const h of next) this.applyHostState(h, this.follower.state(this.name, h.key));
     this.rebuild();
+    this.authority?.changed(this);
   }
 
   private makeSet(hosts: readonly UpstreamHost[]): PrioritySet {
@@ -245,13 +295,60 @@ export class ClusterRuntime implements UpstreamCluster {
     });
   }
 
-  private onHealthChange(h: UpstreamHost, healthy: boolean): void {
-    if (!healthy && h.healthFlags.has('pending_dynamic_removal')) {
+  private onHealthChange(h: UpstreamHost | null, healthy: boolean): void {
+    if (h && !healthy && h.healthFlags.has('pending_dynamic_removal')) {
       this.hostList = this.hostList.filter((x) => x !== h);
       this.outlier?.setHosts(this.hostList);
       this.healthChecker?.setHosts(this.hostList);
     }
     this.rebuild();
+    this.authority?.changed(this);
+  }
+
+  /** Follower: one host takes the published state through the same paths a local result takes. */
+  private applyHostState(h: UpstreamHost, st: SharedHostHealth | undefined): void {
+    if (!st) return;
+    if (st.degradedActiveHc) h.healthFlags.add('degraded_active_hc');
+    else h.healthFlags.delete('degraded_active_hc');
+    h.successRate = st.successRate;
+    h.localOriginSuccessRate = st.localOriginSuccessRate;
+    this.outlier?.applyExternal(h, st.ejected);
+    this.healthChecker?.applyExternal(h, st.failedActiveHc);
+  }
+
+  /**
+   * Follower: the primary published new states for some hosts (null: the host left the primary's set). A host the
+   * primary dropped while it was pending_dynamic_removal failed its check there, so it fails here and goes.
+   */
+  applySharedHealth(changed: ReadonlyMap<string, SharedHostHealth | null>): void {
+    if (!this.follower) return;
+    const byKey = new Map<string, UpstreamHost>();
+    for (const h of this.hostList) byKey.set(h.key, h);
+    for (const [key, st] of changed) {
+      const h = byKey.get(key);
+      if (!h) continue;
+      if (st) this.applyHostState(h, st);
+      else if (h.healthFlags.has('pending_dynamic_removal')) this.healthChecker?.applyExternal(h, true);
+    }
+    this.rebuild();
+  }
+
+  /**
+   * Primary: outcomes a worker batched for one host, as [code, count, code, count, …] runs in the order the worker
+   * saw them (see process/shared-health-follower.ts for what this does to consecutive counts across workers).
+   */
+  reportRemoteOutcomes(key: string, runs: readonly number[]): void {
+    this.hadTraffic = true;
+    const od = this.outlier;
+    if (!od) return;
+    const h = this.set.byKey.get(key);
+    if (!h) return;
+    for (let i = 0; i + 1 < runs.length; i += 2) {
+      const code = runs[i];
+      const o: HostOutcome | undefined = code >= 100 ? { kind: 'http', status: code } : LOCAL_OUTCOMES[code];
+      if (!o) continue;
+      for (let n = runs[i + 1]; n > 0; n--) od.report(h, o);
+    }
   }
 
   /** Drops the immutable host set and balancer (after membership or health changes); rebuilt on next use. */
@@ -300,7 +397,8 @@ export class ClusterRuntime implements UpstreamCluster {
       else s.rqTotal--; // a connect success is not a request
     }
     if (this.odLastUsed.has(h)) this.odLastUsed.set(h, this.timers.now());
-    this.outlier?.report(h, outcome);
+    if (this.follower) this.follower.report(this.name, h.key, outcome);
+    else this.outlier?.report(h, outcome);
   }
 
   shouldDrop(): boolean {
