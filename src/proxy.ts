@@ -39,9 +39,12 @@ import type { DataPlane } from './process/worker-runtime.js';
 import { WorkerRuntime } from './process/worker-runtime.js';
 import { WorkerPool } from './process/worker-pool.js';
 import { SnapshotEncoder, type Retranslate, type SnapshotKind } from './process/snapshot-wire.js';
-import type { WorkerStatus } from './process/worker-messages.js';
+import type { FromWorker, WorkerStatus } from './process/worker-messages.js';
 import { aggregatePrometheus } from './process/metrics-aggregate.js';
 import { WORKER_FLAGS_ENV } from './process/worker-flags.js';
+import { SharedHealthAuthority } from './process/shared-health-authority.js';
+import { SharedHealthFollower } from './process/shared-health-follower.js';
+import type { HealthFollowerLink } from './upstream/upstream-cluster.js';
 import { refuseInsecureHttpParser } from './http/strict-http-parser.js';
 import { HotRestartSession } from './process/hot-restart-session.js';
 import type { InheritedSockets } from './listener/inherited-sockets.js';
@@ -118,10 +121,11 @@ interface BuiltDataPlane extends DataPlane {
   drain(which: 'all' | 'inbound', timeoutMs: number, strategy?: 'immediate' | 'flag'): Promise<void>;
 }
 
-function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSockets): BuiltDataPlane {
+function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSockets, healthFollower?: HealthFollowerLink): BuiltDataPlane {
   const boot = o.bootstrap;
   const log = o.logger;
-  const clusters = new ClusterManager({ node: boot.node, logger: o.logs.child('upstream') });
+  // A --concurrency worker's clusters follow the primary's health checks and outlier detection (shared-health-*.ts).
+  const clusters = new ClusterManager({ node: boot.node, logger: o.logs.child('upstream'), ...(healthFollower ? { healthFollower } : {}) });
   const pools = new PoolManager();
   const routes = new CompiledRoutes();
   const httpLog = o.logs.child('http');
@@ -204,7 +208,10 @@ function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSo
 async function startWorker(o: RunOptions): Promise<void> {
   await initHashing();
   const metrics = new Metrics();
-  const dp = buildDataPlane(o, metrics);
+  const send = process.send!.bind(process) as (m: unknown) => boolean;
+  // Health checks and outlier detection run once, in the primary: outcomes go there, host states come back.
+  const health = new SharedHealthFollower({ send: (batch) => void send({ t: 'outcomes', batch } satisfies FromWorker) });
+  const dp = buildDataPlane(o, metrics, undefined, health);
   const registry = resourceRegistry();
   const ctx = { node: o.bootstrap.node };
   const translate: Retranslate = (kind, raw) => {
@@ -219,7 +226,9 @@ async function startWorker(o: RunOptions): Promise<void> {
     translate,
     channel: process as unknown as ConstructorParameters<typeof WorkerRuntime>[0]['channel'],
     logger: o.logger,
+    onHealth: (u) => health.apply(u, (name) => dp.clusterManager.get(name)),
     exit: (code) => {
+      health.close();
       o.logs.flush();
       process.exit(code);
     },
@@ -264,6 +273,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
   // The data plane lives here (one process) or in the workers (primary: this process serves no traffic).
   const dp = workerCount ? null : buildDataPlane(o, metrics, hot.inherited);
   let pool: WorkerPool | null = null;
+  let health: SharedHealthAuthority | null = null;
   let dataReady: () => boolean = () => true;
   let applying: Promise<void> = Promise.resolve();
   if (dp) {
@@ -283,6 +293,9 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     });
   } else {
     const encoder = new SnapshotEncoder();
+    // Active health checks and outlier detection for the whole process group (Envoy's main thread does this).
+    const authority = new SharedHealthAuthority({ node: boot.node, logger: o.logs.child('upstream'), publish: (u) => pool?.publishHealth(u) });
+    health = authority;
     pool = new WorkerPool({
       count: workerCount,
       exec: fileURLToPath(new URL('./process/worker-main.js', import.meta.url)),
@@ -290,11 +303,16 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
       env: { [WORKER_FLAGS_ENV]: JSON.stringify(o.flags) },
       logger: o.logs.child('main'),
       onChange: () => updateReadiness(),
+      healthState: () => authority.full(),
+      onOutcomes: (batch) => authority.onOutcomes(batch),
     });
     const p = pool;
     // Workers apply whole generations; LIVE waits until every worker has applied the current one.
     dataReady = () => p.allApplied(store.current().generation);
-    store.subscribe((snap) => p.publish(encoder.encode(snap)));
+    store.subscribe((snap) => {
+      p.publish(encoder.encode(snap));
+      void authority.apply(snap);
+    });
   }
 
   const updateReadiness = (): void => {
@@ -408,6 +426,7 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
         await dp.close();
       }
       await pool?.close(1000).catch(() => undefined);
+      health?.close();
       store.close();
       await status?.close().catch(() => undefined);
       await admin?.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 // process/: the messages between the primary (xDS, admin, lifecycle) and its workers (data path) over the
 // node:cluster IPC channel. Plain JSON only: snapshots travel as WireSnapshot (see snapshot-wire.ts).
 import type { WireSnapshot } from './snapshot-wire.js';
+import type { WireHealthUpdate, WireOutcomeBatch } from './shared-health-wire.js';
 
 export interface WorkerListenerStatus {
   readonly name: string;
@@ -20,6 +21,8 @@ export type WorkerQuery =
 
 export type ToWorker =
   | { readonly t: 'snapshot'; readonly snap: WireSnapshot }
+  /** Host health / outlier states from the primary's health authority (a starting worker gets `full` first). */
+  | { readonly t: 'health'; readonly u: WireHealthUpdate }
   | { readonly t: 'ask'; readonly id: number; readonly query: WorkerQuery }
   | { readonly t: 'shutdown'; readonly timeoutMs: number };
 
@@ -34,6 +37,8 @@ export interface WorkerStatus {
 export type FromWorker =
   | { readonly t: 'started' }
   | { readonly t: 'applied'; readonly generation: number; readonly errors: readonly string[] }
+  /** Request outcomes of clusters with shared outlier detection, batched per window. */
+  | { readonly t: 'outcomes'; readonly batch: WireOutcomeBatch }
   | { readonly t: 'answer'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: string };
 
 export function isFromWorker(m: unknown): m is FromWorker {

@@ -1,11 +1,14 @@
 // process/: the primary's side of `--concurrency N`. Forks N node:cluster workers that share the listening sockets
 // (the primary serves no traffic), hands every published snapshot to each of them, tracks the generation each has
 // applied, answers admin questions by asking them, and restarts a worker that dies (with backoff; the replacement
-// gets the current snapshot before it binds, so it accepts nothing before it has config).
+// gets the current snapshot before it binds, so it accepts nothing before it has config). Shared health: the primary's
+// host states go to every worker (a starting one gets the full state before its snapshot) and workers' batched
+// request outcomes come back (shared-health-*.ts).
 //
 // Per worker slot:  starting ─started─▶ running ─exit─▶ backoff ─timer─▶ starting …   any ─close()─▶ stopping ─▶ stopped
 import cluster, { type Worker } from 'node:cluster';
 import type { WireSnapshot } from './snapshot-wire.js';
+import type { WireHealthUpdate, WireOutcomeBatch } from './shared-health-wire.js';
 import { isFromWorker, type FromWorker, type ToWorker, type WorkerQuery, type WorkerStatus } from './worker-messages.js';
 
 export type SlotState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
@@ -32,6 +35,11 @@ export interface WorkerPoolOptions {
   readonly maxBackoffMs?: number;
   /** Called when a worker applied a generation, started or died (readiness is recomputed). */
   readonly onChange?: () => void;
+  /** Shared health: the current host states, sent to a starting worker before its snapshot (so it accepts nothing
+   *  before it knows which hosts are unhealthy or ejected). */
+  readonly healthState?: () => WireHealthUpdate | null;
+  /** Shared health: a worker's batched request outcomes. */
+  readonly onOutcomes?: (batch: WireOutcomeBatch, worker: number) => void;
 }
 
 export interface WorkerInfo {
@@ -91,6 +99,11 @@ export class WorkerPool {
   publish(snap: WireSnapshot): void {
     this.latest = snap;
     for (const s of this.slots) if (s.state === 'running') this.send(s, { t: 'snapshot', snap });
+  }
+
+  /** Host state changes from the health authority, to every running worker (starting ones get the full state). */
+  publishHealth(u: WireHealthUpdate): void {
+    for (const s of this.slots) if (s.state === 'running') this.send(s, { t: 'health', u });
   }
 
   /** True when every worker slot runs and has applied at least generation `g`. */
@@ -180,7 +193,7 @@ export class WorkerPool {
       case 'started':
         if (s.state !== 'starting') return;
         s.state = 'running';
-        if (this.latest) this.send(s, { t: 'snapshot', snap: this.latest });
+        this.sendInitial(s);
         this.o.logger.info({ worker: s.index, pid: w.process.pid }, 'worker started');
         this.o.onChange?.();
         return;
@@ -189,6 +202,9 @@ export class WorkerPool {
         s.lastErrors = m.errors;
         if (m.errors.length > 0) this.o.logger.error({ worker: s.index, generation: m.generation, errors: m.errors }, 'worker could not apply the snapshot');
         this.o.onChange?.();
+        return;
+      case 'outcomes':
+        this.o.onOutcomes?.(m.batch, s.index);
         return;
       case 'answer': {
         const p = this.pending.get(m.id);
@@ -199,6 +215,13 @@ export class WorkerPool {
         else p.reject(new Error(m.error ?? 'worker error'));
       }
     }
+  }
+
+  /** A worker that just started: the current host health first, then the snapshot it will bind with. */
+  private sendInitial(s: Slot): void {
+    const health = this.o.healthState?.();
+    if (health) this.send(s, { t: 'health', u: health });
+    if (this.latest) this.send(s, { t: 'snapshot', snap: this.latest });
   }
 
   private onExit(s: Slot, w: Worker, code: number | null, signal: string | null): void {

@@ -4,6 +4,7 @@
 // SIGTERM/SIGINT are the primary's to handle; a worker whose primary is gone exits.
 import type { ConfigSnapshot } from '../config/snapshot.js';
 import { SnapshotDecoder, type Retranslate, type WireSnapshot } from './snapshot-wire.js';
+import type { WireHealthUpdate } from './shared-health-wire.js';
 import { isToWorker, type FromWorker, type ToWorker, type WorkerListenerStatus, type WorkerQuery, type WorkerStatus } from './worker-messages.js';
 
 /** What a worker (and the single-process proxy) runs traffic with; built by proxy.ts. */
@@ -34,6 +35,8 @@ export interface WorkerRuntimeOptions {
   readonly translate: Retranslate;
   readonly channel: WorkerChannel;
   readonly logger: { error(o: object, msg: string): void; info(o: object, msg: string): void };
+  /** Shared health: a host state broadcast from the primary (applied at once, between snapshots too). */
+  readonly onHealth?: (u: WireHealthUpdate) => void;
   /** Called once the data plane is closed after a shutdown request or a lost primary. */
   readonly exit: (code: number) => void;
 }
@@ -63,6 +66,9 @@ export class WorkerRuntime {
       case 'snapshot':
         this.queued = m.snap;
         void this.pump();
+        return;
+      case 'health':
+        this.o.onHealth?.(m.u);
         return;
       case 'ask':
         void this.answer(m.id, m.query);
