@@ -5,7 +5,7 @@ import type { LoadSpec } from './load.js';
 
 export const TARGETS = ['direct', 'haproxy', 'nginx', 'http-proxy', 'fastify', 'minimal-node', 'meshlet'] as const;
 /** meshlet with one thing changed (bench/peers/meshlet-bootstrap.ts MeshletVariant); reported as ratios to `meshlet`. */
-export const MESHLET_VARIANTS = ['meshlet-filters', 'meshlet-notrace', 'meshlet-trace1', 'meshlet-trace100', 'meshlet-trace100-down', 'meshlet-noaccesslog'] as const;
+export const MESHLET_VARIANTS = ['meshlet-filters', 'meshlet-notrace', 'meshlet-trace1', 'meshlet-trace100', 'meshlet-trace100-down', 'meshlet-noaccesslog', 'meshlet-semi2'] as const;
 export type MeshletVariantName = typeof MESHLET_VARIANTS[number];
 /**
  * h1-50-c2 (issue 9 item 4): two-worker shapes, each reported against its one-worker row of the same run.
