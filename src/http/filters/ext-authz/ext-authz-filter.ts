@@ -2,8 +2,8 @@
 // the data plane's injected sender, or server_uri directly) or the gRPC envoy.service.auth.v3.Authorization/Check,
 // then continues with the allowed upstream headers, or answers with the service's denial (flag UAEX), or applies
 // failure_mode_allow / status_on_error when the service cannot be reached.
-import { Client, credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
-import { request as undiciRequest } from 'undici';
+import { createRequire } from 'node:module';
+import type { Client } from '@grpc/grpc-js';
 import { ResponseFlag } from '../../../common/errors.js';
 import { joinedHeader } from '../../../common/headers.js';
 import type { HeaderMap } from '../../../common/headers.js';
@@ -23,6 +23,21 @@ const ALWAYS_SENT = new Set(['host', 'authorization', 'content-length']);
 const NEVER_COPIED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 const ALWAYS_ON_DENIAL = new Set(['www-authenticate', 'location']);
 
+type GrpcJs = typeof import('@grpc/grpc-js');
+type Undici = typeof import('undici');
+let grpcJsModule: GrpcJs | null = null;
+let undiciModule: Undici | null = null;
+/**
+ * @grpc/grpc-js and undici are loaded on the first authorization call that needs them (CommonJS, synchronously), not
+ * when this filter module is imported: every config imports the filter registry, few configure ext_authz.
+ */
+function grpcJs(): GrpcJs {
+  return grpcJsModule ??= createRequire(import.meta.url)('@grpc/grpc-js') as GrpcJs;
+}
+function undici(): Undici {
+  return undiciModule ??= createRequire(import.meta.url)('undici') as Undici;
+}
+
 type Decision =
   | { kind: 'ok'; upstreamSet: [string, string][]; upstreamAppend: [string, string][]; remove: string[]; client: [string, string][] }
   | { kind: 'denied'; status: number; headers: HeaderMap; body: string }
@@ -34,7 +49,7 @@ async function directSend(_cluster: string, uri: string, req: AuthRequest): Prom
   const url = new URL(base);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && k !== 'host') headers[k] = typeof v === 'string' ? v : v.join(',');
-  const res = await undiciRequest(new URL(req.path, url.origin), {
+  const res = await undici().request(new URL(req.path, url.origin), {
     method: req.method as 'GET', headers, body: req.body ?? undefined, signal: AbortSignal.timeout(req.timeoutMs),
   });
   const body = Buffer.from(await res.body.arrayBuffer());
@@ -97,7 +112,8 @@ class ExtAuthzShared {
   private client(svc: GrpcAuthService): Client {
     if (!this.grpc) {
       const target = this.deps.resolveGrpcTarget?.(svc.cluster) ?? svc.cluster;
-      this.grpc = new Client(target, credentials.createInsecure(), { 'grpc.default_authority': svc.authority });
+      const { Client: GrpcClient, credentials } = grpcJs();
+      this.grpc = new GrpcClient(target, credentials.createInsecure(), { 'grpc.default_authority': svc.authority });
     }
     return this.grpc;
   }
@@ -133,7 +149,7 @@ class ExtAuthzShared {
         ...(route && Object.keys(route.contextExtensions).length ? { context_extensions: route.contextExtensions } : {}),
       },
     };
-    const md = new Metadata();
+    const md = new (grpcJs().Metadata)();
     for (const [k, v] of svc.initialMetadata) md.add(k, v);
     return new Promise((resolve) => {
       this.client(svc).makeUnaryRequest(
@@ -143,7 +159,7 @@ class ExtAuthzShared {
         check, md, { deadline: Date.now() + svc.timeoutMs },
         (err, res) => {
           if (err || !res) {
-            resolve({ kind: 'error', reason: err ? `${GrpcStatus[err.code] ?? err.code}: ${err.details}` : 'empty response' });
+            resolve({ kind: 'error', reason: err ? `${grpcJs().status[err.code] ?? err.code}: ${err.details}` : 'empty response' });
             return;
           }
           resolve(grpcDecision(res));
