@@ -329,7 +329,9 @@ export class AdsClient {
   private scheduleSync(): void {
     if (this.syncScheduled) return;
     this.syncScheduled = true;
-    queueMicrotask(() => {
+    // Next event-loop turn, not a microtask: after a 10,000-cluster CDS commit the (un)subscribe request for 10,000
+    // EDS names is its own turn instead of lengthening the commit's.
+    setImmediate(() => {
       this.syncScheduled = false;
       this.syncSubscriptions();
     });

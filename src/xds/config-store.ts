@@ -96,7 +96,8 @@ interface Stored {
   readonly hash: string;
   /** Set when warming gave up waiting (published without its dependencies). */
   warmTimedOut: boolean;
-  warmTimer: NodeJS.Timeout | null;
+  /** performance.now() ms when warming gives up; 0 = not waiting. One store timer serves every deadline. */
+  warmDeadline: number;
   pendingEffects: HistoryHandle[];
 }
 
@@ -164,6 +165,11 @@ export class ConfigStore {
   private readonly snapshotListeners = new Set<(s: ConfigSnapshot) => void>();
   private readonly wantedListeners = new Set<(typeUrl: XdsTypeUrl, names: ReadonlySet<string>) => void>();
   private closed = false;
+  /** Listeners/clusters waiting for their RDS/EDS with a deadline, the one timer for the earliest, and names for logs. */
+  private readonly warmingSet = new Set<Stored>();
+  private readonly warmNames = new WeakMap<Stored, [XdsTypeUrl, string]>();
+  private warmTimer: NodeJS.Timeout | null = null;
+  private warmTimerAt = 0;
   /** Per type: a counter bumped whenever its accepted or active set changes, and where each derived view was built. */
   private readonly mutations = new Map<XdsTypeUrl, number>();
   private readonly activeCheckedAt = new Map<XdsTypeUrl, number>();
@@ -334,6 +340,8 @@ export class ConfigStore {
   close(): void {
     this.closed = true;
     for (const m of this.accepted.values()) for (const s of m.values()) this.clearWarm(s);
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = null;
   }
 
   /**
@@ -550,7 +558,7 @@ export class ConfigStore {
         continue;
       }
       const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
-      next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmTimer: null, pendingEffects: [] });
+      next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [] });
       (old ? changed : added).push(tr.name);
     }
     for (const name of removed) {
@@ -612,10 +620,54 @@ export class ConfigStore {
   }
 
   private clearWarm(s: Stored): void {
-    if (s.warmTimer) {
-      clearTimeout(s.warmTimer);
-      s.warmTimer = null;
+    if (s.warmDeadline !== 0) {
+      s.warmDeadline = 0;
+      this.warmingSet.delete(s);
+      if (this.warmingSet.size === 0 && this.warmTimer) {
+        clearTimeout(this.warmTimer);
+        this.warmTimer = null;
+        this.warmTimerAt = 0;
+      }
     }
+  }
+
+  /** Starts s's warming deadline (initial_fetch_timeout). One timer for all of them: 10,000 clusters arriving before
+   *  their EDS no longer arm (and then clear) 10,000 timers. */
+  private armWarm(s: Stored, t: XdsTypeUrl, name: string): void {
+    s.warmDeadline = performance.now() + this.warmingTimeoutMs;
+    this.warmingSet.add(s);
+    this.warmNames.set(s, [t, name]);
+    this.scheduleWarmTimer(s.warmDeadline);
+  }
+
+  private scheduleWarmTimer(at: number): void {
+    if (this.warmTimer && this.warmTimerAt <= at) return;
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimerAt = at;
+    this.warmTimer = setTimeout(() => this.onWarmTimer(), Math.max(1, Math.ceil(at - performance.now())));
+    this.warmTimer.unref?.();
+  }
+
+  private onWarmTimer(): void {
+    this.warmTimer = null;
+    this.warmTimerAt = 0;
+    if (this.closed) return;
+    const now = performance.now();
+    let next = 0;
+    let expired = false;
+    for (const s of [...this.warmingSet]) {
+      if (s.warmDeadline <= now) {
+        const [t, name] = this.warmNames.get(s) ?? [TypeUrl.Listener, ''];
+        this.warmingSet.delete(s);
+        this.warmNames.delete(s);
+        s.warmDeadline = 0;
+        s.warmTimedOut = true;
+        expired = true;
+        this.log.warn({ type: ShortName[t], name }, 'warming timed out; publishing without its dependencies');
+      } else if (next === 0 || s.warmDeadline < next) next = s.warmDeadline;
+    }
+    if (next !== 0) this.scheduleWarmTimer(next);
+    if (expired) this.recompute(null);
   }
 
   private depsReady(s: Stored): boolean {
@@ -662,14 +714,8 @@ export class ConfigStore {
           changedHere = true;
           for (const h of s.pendingEffects) effects.push(h);
           s.pendingEffects = [];
-        } else if (!s.warmTimer && this.warmingTimeoutMs > 0 && !this.closed) {
-          s.warmTimer = setTimeout(() => {
-            s.warmTimer = null;
-            s.warmTimedOut = true;
-            this.log.warn({ type: ShortName[t], name }, 'warming timed out; publishing without its dependencies');
-            this.recompute(null);
-          }, this.warmingTimeoutMs);
-          s.warmTimer.unref?.();
+        } else if (s.warmDeadline === 0 && this.warmingTimeoutMs > 0 && !this.closed) {
+          this.armWarm(s, t, name);
         }
       }
       if (changedHere) {
