@@ -300,8 +300,8 @@ class ActiveStream implements RouterStream {
     else this.downstream.onDrain(cb);
   }
 
-  beforeAttempt(headers: HeaderMap, attempt: number, cluster: string, hostKey: string): void {
-    this.trace?.injectAttempt(headers, attempt, cluster, hostKey, Date.now());
+  beforeAttempt(headers: HeaderMap, attempt: number, cluster: string, hostKey: string, nowMs: number): void {
+    this.trace?.injectAttempt(headers, attempt, cluster, hostKey, nowMs);
   }
 
   private origDst: string | null = null;
@@ -1024,12 +1024,15 @@ export class HttpConnectionManager {
 
   /**
    * Graceful drain: no new connections; connections are told to close as Envoy's drain manager decides
-   * (`strategy`, see DrainDecision): `immediate` — HTTP/1 idle keep-alive connections close now and busy ones after
-   * their response (Connection: close), every HTTP/2 session starts its two-phase GOAWAY now; `gradual` — each
-   * response closes its connection with a probability rising from 0 to 1 over `timeoutMs` (HTTP/2: the session's
-   * GOAWAY sequence starts), and whatever is left is closed that way at the end of the first 3/4 of the window.
-   * HTTP/2's final GOAWAY follows the notice after the HCM drain_timeout, at most half the window. Resolves when all
-   * connections are gone or after `timeoutMs`, when the rest are destroyed (streams still open are reset).
+   * (`strategy`, see DrainDecision): `immediate` — every response from now on carries Connection: close (HTTP/1) and
+   * every HTTP/2 session starts its two-phase GOAWAY now; `gradual` — each response closes its connection with a
+   * probability rising from 0 to 1 over `timeoutMs` (HTTP/2: the session's GOAWAY sequence starts), and from 3/4 of
+   * the window on every response closes and every HTTP/2 session gets its GOAWAY. HTTP/2's final GOAWAY follows the
+   * notice after the HCM drain_timeout, at most half the window. Resolves when all connections are gone or after
+   * `timeoutMs`, when the rest are destroyed (streams still open are reset).
+   *
+   * Idle HTTP/1.1 keep-alive connections are never closed by the drain before `timeoutMs`: closing one races the
+   * client's next request on it (see DrainDecision in h2-drain.ts).
    */
   drain(timeoutMs: number, strategy: DrainStrategy = this.deps.drainStrategy?.() ?? 'immediate'): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
@@ -1039,8 +1042,8 @@ export class HttpConnectionManager {
       this.drainDecision = new DrainDecision(strategy, Date.now(), timeoutMs, Date.now, this.random);
       if (strategy === 'immediate' || timeoutMs <= 0) this.drainAllConnections();
       else {
-        // Gradual: the ramp decides per response; connections that sent nothing are closed once 3/4 of the window
-        // passed, so they still get a graceful close (Envoy leaves them to the listener's removal at the end).
+        // Gradual: the ramp decides per response; from 3/4 of the window on every response closes its connection and
+        // HTTP/2 sessions that sent nothing get their GOAWAY; idle HTTP/1 connections wait for the end, as in Envoy.
         this.drainAllTimer = setTimeout(() => this.drainAllConnections(), Math.floor(timeoutMs * 0.75));
       }
     } else if (strategy === 'immediate' || timeoutMs <= 0) {
@@ -1061,12 +1064,15 @@ export class HttpConnectionManager {
     });
   }
 
-  /** Drain-close for every connection now: idle HTTP/1 ones close, every HTTP/2 session starts its GOAWAY sequence. */
+  /**
+   * Drain-close for every connection now: every later HTTP/1 response carries Connection: close (idle HTTP/1
+   * connections stay open for their client to use or close, see DrainDecision in h2-drain.ts), every HTTP/2 session
+   * starts its GOAWAY sequence.
+   */
   private drainAllConnections(): void {
     if (this.drainAllTimer) clearTimeout(this.drainAllTimer);
     this.drainAllTimer = null;
     this.drainingAll = true;
-    this.h1?.closeIdleConnections();
     for (const s of this.sessions) this.drainH2Session(s, this.h2GraceMs);
   }
 
@@ -1087,8 +1093,9 @@ export class HttpConnectionManager {
 
   private checkDrained(): void {
     if (this.state !== 'draining') return;
-    // Gradual drains keep idle keep-alive connections open until the ramp closes them (or the window ends).
-    if (this.drainingAll) this.h1?.closeIdleConnections();
+    // No closeIdleConnections() here: a connection idle after its response may carry the client's next request at
+    // this very instant (see DrainDecision in h2-drain.ts); it closes after that request's Connection: close answer,
+    // when the client closes it, or at the drain deadline.
     if (this.sockets.size > 0) return;
     this.state = 'closed';
     if (this.drainAllTimer) clearTimeout(this.drainAllTimer);

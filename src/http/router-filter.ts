@@ -96,8 +96,9 @@ export interface RouterStream extends LocalReplyTarget {
   sendData(chunk: Buffer, endStream: boolean): boolean;
   sendTrailers(trailers: HeaderMap | null): void;
   onDrain(cb: () => void): void;
-  /** Called for every upstream attempt with the headers it will send (trace context injection). */
-  beforeAttempt(headers: HeaderMap, attempt: number, cluster: string, hostKey: string): void;
+  /** Called for every upstream attempt with the headers it will send (trace context injection); `nowMs` is the
+   *  attempt's start time. */
+  beforeAttempt(headers: HeaderMap, attempt: number, cluster: string, hostKey: string, nowMs: number): void;
   /** Attempts made so far (set by the router). */
   attemptCount: number;
   /** Upstream request → response headers of the attempt that answered, ms (-1 until then). */
@@ -261,7 +262,8 @@ export class RouterRequest implements UpstreamResponseHandler {
       if (this.attempt > 1) headers['x-envoy-attempt-count'] = String(this.attempt);
     }
     this.s.attemptCount = this.attempt;
-    this.s.beforeAttempt(headers, this.attempt, cluster.name, host.key);
+    const now = Date.now();
+    this.s.beforeAttempt(headers, this.attempt, cluster.name, host.key, now);
     let authority = head.authority;
     if (this.decision.autoHostRewrite && host.hostname) authority = host.hostname;
     let pool: UpstreamPool;
@@ -271,7 +273,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       this.onError({ kind: 'connect_failure', message: 'pool creation failed' } as UpstreamFailure);
       return;
     }
-    this.attemptStart = Date.now();
+    this.attemptStart = now;
     const perTry = this.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.perTryTimer = setTimeout(() => this.onPerTryTimeout(), perTry);
     this.armIdle();
@@ -381,10 +383,11 @@ export class RouterRequest implements UpstreamResponseHandler {
     const s = this.s;
     s.responseCode = status;
     s.outcome.responseCodeDetails = 'via_upstream';
-    s.upstreamServiceTimeMs = Date.now() - this.attemptStart;
+    const serviceTime = Date.now() - this.attemptStart;
+    s.upstreamServiceTimeMs = serviceTime;
     if (this.retryStatusFlag) s.outcome.responseFlags.push(ResponseFlag.UpstreamRetryLimitExceeded);
     stripHopByHop(headers, false);
-    if (!s.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(Date.now() - this.attemptStart);
+    if (!s.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(serviceTime);
     const fmt = s.format;
     fmt.responseHeaders = headers;
     fmt.responseCode = status;
@@ -400,16 +403,19 @@ export class RouterRequest implements UpstreamResponseHandler {
     const ct = firstHeader(headers, 'content-type');
     this.expectTrailers = !endStream && s.downstream.protocol === 'HTTP/2' && ((ct !== undefined && ct.startsWith('application/grpc')) || headers.trailer !== undefined);
     s.sendHeaders(status, headers, endStream, this.expectTrailers);
-    if (!this.drainHook) {
-      this.drainHook = true;
-      s.onDrain(() => this.handle?.resume());
-    }
   }
 
   onData(chunk: Buffer): boolean {
     if (this.finished) return true;
     this.armIdle();
-    return this.s.sendData(chunk, false);
+    const ok = this.s.sendData(chunk, false);
+    // The drain hook goes on at the first full downstream buffer ('drain' comes later, asynchronously): most
+    // responses never fill it, and a listener per response is not free.
+    if (!ok && !this.drainHook) {
+      this.drainHook = true;
+      this.s.onDrain(() => this.handle?.resume());
+    }
+    return ok;
   }
 
   onEnd(trailers: HeaderMap | null): void {

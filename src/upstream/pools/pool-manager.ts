@@ -58,6 +58,15 @@ interface ClusterPools {
   /** Options per TLS context chosen by transport_socket_matches (keyed by UpstreamTlsConfig.key; '' = plaintext). */
   readonly tlsOptions: Map<string, PoolOptions>;
   readonly pools: Map<string, HostPool>;
+  /** The same pools by Host object when the cluster has no transport_socket_matches: the per-request lookup without
+   *  building and hashing a 'h1|tls|host' key string. Weak: a host object replaced by EDS leaves with its entry. */
+  readonly byHost: WeakMap<Host, HostSlots>;
+}
+
+/** One host's plaintext/cluster-TLS pools, per protocol (null until made). */
+interface HostSlots {
+  h1: UpstreamPool | null;
+  h2: UpstreamPool | null;
 }
 
 export class PoolManager {
@@ -72,13 +81,19 @@ export class PoolManager {
     if (!cp || cp.config !== cluster.config) {
       // New cluster config (possibly a new TLS context): old pools drain, new ones are keyed afresh.
       if (cp) for (const p of cp.pools.values()) void p.pool.drain();
-      cp = { config: cluster.config, options: this.optionsFor(cluster), tlsOptions: new Map(), pools: new Map() };
+      cp = { config: cluster.config, options: this.optionsFor(cluster), tlsOptions: new Map(), pools: new Map(), byHost: new WeakMap() };
       this.clusters.set(cluster.name, cp);
+    }
+    const cfg = cluster.config as Partial<ClusterConfig>;
+    const matches = cfg.transportSocketMatches !== undefined && cfg.transportSocketMatches.length > 0;
+    if (!matches) {
+      const slots = cp.byHost.get(host);
+      const fast = slots === undefined ? null : protocol === 'http2' ? slots.h2 : slots.h1;
+      if (fast !== null && fast.state === 'ready') return fast;
     }
     let options = cp.options;
     let tlsKey = 'cluster';
-    const cfg = cluster.config as Partial<ClusterConfig>;
-    if (cfg.transportSocketMatches && cfg.transportSocketMatches.length > 0) {
+    if (matches) {
       const t = transportSocketForHost(cluster.config, host);
       tlsKey = t ? t.key : '';
       let o = cp.tlsOptions.get(tlsKey);
@@ -96,6 +111,15 @@ export class PoolManager {
         ? new H2Pool(host.address, host.port, options, host.pipe, host.stats)
         : new H1Pool(host.address, host.port, options, host.pipe, host.stats);
       cp.pools.set(key, { hostKey: host.key, pool });
+    }
+    if (!matches) {
+      let slots = cp.byHost.get(host);
+      if (!slots) {
+        slots = { h1: null, h2: null };
+        cp.byHost.set(host, slots);
+      }
+      if (protocol === 'http2') slots.h2 = pool;
+      else slots.h1 = pool;
     }
     return pool;
   }
