@@ -5,6 +5,9 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 const PER_PROCESS_GAUGE = /(_active|_pending|_open|_buffered|_connections)(_|$)/;
+/** Shared state that happens to match PER_PROCESS_GAUGE: the primary's single outlier detector ejects a host in every
+ * worker at once (process/shared-health-*), so each worker holds the same ejection. */
+const SHARED_STATE_GAUGE = /outlier_detection_ejections_active/;
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -12,7 +15,7 @@ export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 export function aggregatePrometheus(all: readonly unknown[]): Promise<string> {
   const fixed = all.map((list) => (list as MetricsJson).map((m) => {
     if ((m.type as unknown as string) !== 'gauge') return { ...m, aggregator: 'sum' as const };
-    return { ...m, aggregator: PER_PROCESS_GAUGE.test(m.name) ? 'sum' as const : 'max' as const };
+    return { ...m, aggregator: PER_PROCESS_GAUGE.test(m.name) && !SHARED_STATE_GAUGE.test(m.name) ? 'sum' as const : 'max' as const };
   }));
   return AggregatorRegistry.aggregate(fixed as never).metrics();
 }
