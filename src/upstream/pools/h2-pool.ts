@@ -127,6 +127,31 @@ function classifyStreamError(err: (Error & { code?: string }) | undefined, rstCo
   return 'connection_termination';
 }
 
+const kRequest = Symbol('meshlet.h2Request');
+type TaggedStream = ClientHttp2Stream & { [kRequest]?: H2Request };
+
+function onStreamReady(this: TaggedStream): void {
+  this[kRequest]?.assigned(this);
+}
+function onStreamResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
+  this[kRequest]?.response(this, headers, flags);
+}
+function onStreamData(this: TaggedStream, chunk: Buffer): void {
+  this[kRequest]?.data(this, chunk);
+}
+function onStreamTrailers(this: TaggedStream, t: IncomingHttpHeaders): void {
+  this[kRequest]?.trailersIn(this, t);
+}
+function onStreamEnd(this: TaggedStream): void {
+  this[kRequest]?.ended(this);
+}
+function onStreamError(this: TaggedStream, err: Error): void {
+  this[kRequest]?.errored(this, err);
+}
+function onStreamClose(this: TaggedStream): void {
+  this[kRequest]?.closed(this);
+}
+
 class H2Request implements UpstreamRequestHandle {
   done = false;
   stream: ClientHttp2Stream | null = null;
@@ -134,6 +159,7 @@ class H2Request implements UpstreamRequestHandle {
   private resent = false;
   private head: UpstreamRequestHead | null = null;
   private body: Readable | Buffer | null = null;
+  private trailers: HeaderMap | null = null;
   constructor(private readonly pool: H2Pool, private sess: H2Session, private readonly handler: UpstreamResponseHandler) {}
 
   start(head: UpstreamRequestHead, body: Readable | Buffer | null): void {
@@ -157,46 +183,19 @@ class H2Request implements UpstreamRequestHandle {
       return;
     }
     this.stream = stream;
+    this.trailers = null;
+    (stream as TaggedStream)[kRequest] = this;
     if (this.handler.onAssigned) {
-      const assigned = (): void => {
-        if (!this.done && this.stream === stream) this.handler.onAssigned?.();
-      };
-      if (typeof stream.id === 'number' && stream.id > 0) queueMicrotask(assigned);
-      else stream.once('ready', assigned);
+      if (typeof stream.id === 'number' && stream.id > 0) queueMicrotask(() => this.assigned(stream));
+      else stream.once('ready', onStreamReady);
     }
-    stream.on('response', (headers: IncomingHttpHeaders, flags: number) => {
-      if (this.done || this.stream !== stream) return;
-      this.headersSeen = true;
-      const status = Number(headers[':status']);
-      const out: HeaderMap = {};
-      for (const k in headers) if (k[0] !== ':') out[k] = headers[k] as string | string[];
-      if (status >= 100 && status < 200) return;
-      this.handler.onHeaders(status, out, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
-    });
-    stream.on('data', (chunk: Buffer) => {
-      if (this.done || this.stream !== stream) return;
-      if (!this.handler.onData(chunk)) stream.pause();
-    });
-    let trailers: HeaderMap | null = null;
-    stream.on('trailers', (t: IncomingHttpHeaders) => {
-      trailers = {};
-      for (const k in t) if (k[0] !== ':') trailers[k] = t[k] as string | string[];
-    });
-    stream.on('end', () => {
-      if (this.done || this.stream !== stream) return;
-      this.finish();
-      this.handler.onEnd(trailers);
-    });
-    stream.on('error', (err: Error) => {
-      if (this.done || this.stream !== stream) return;
-      this.fail(this.refused(stream) ? 'refused_stream' : classifyStreamError(err, stream.rstCode ?? 0, this.sess), err);
-    });
-    stream.on('close', () => {
-      if (this.done || this.stream !== stream) return;
-      const code = stream.rstCode ?? 0;
-      const kind = this.refused(stream) ? 'refused_stream' : classifyStreamError(this.sess.connectError ?? undefined, code, this.sess);
-      this.fail(kind, new Error(`upstream stream closed (code ${code})`));
-    });
+    // Shared listeners (no closures per stream): the stream carries its request under a symbol.
+    stream.on('response', onStreamResponse);
+    stream.on('data', onStreamData);
+    stream.on('trailers', onStreamTrailers);
+    stream.on('end', onStreamEnd);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
     if (body !== null) {
       if (Buffer.isBuffer(body)) stream.end(body);
       else {
@@ -204,6 +203,57 @@ class H2Request implements UpstreamRequestHandle {
         body.pipe(stream);
       }
     }
+  }
+
+  /** @internal the stream was assigned an id: the request left the pool's queue. */
+  assigned(stream: ClientHttp2Stream): void {
+    if (!this.done && this.stream === stream) this.handler.onAssigned?.();
+  }
+
+  /** @internal response headers (1xx skipped). */
+  response(stream: ClientHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
+    if (this.done || this.stream !== stream) return;
+    this.headersSeen = true;
+    const status = Number(headers[':status']);
+    if (status >= 100 && status < 200) return;
+    const out: HeaderMap = {};
+    for (const k in headers) if (k[0] !== ':') out[k] = headers[k] as string | string[];
+    this.handler.onHeaders(status, out, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
+  }
+
+  /** @internal a response body chunk. */
+  data(stream: ClientHttp2Stream, chunk: Buffer): void {
+    if (this.done || this.stream !== stream) return;
+    if (!this.handler.onData(chunk)) stream.pause();
+  }
+
+  /** @internal response trailers (kept until 'end'). */
+  trailersIn(stream: ClientHttp2Stream, t: IncomingHttpHeaders): void {
+    if (this.stream !== stream) return;
+    const out: HeaderMap = {};
+    for (const k in t) if (k[0] !== ':') out[k] = t[k] as string | string[];
+    this.trailers = out;
+  }
+
+  /** @internal the response ended. */
+  ended(stream: ClientHttp2Stream): void {
+    if (this.done || this.stream !== stream) return;
+    this.finish();
+    this.handler.onEnd(this.trailers);
+  }
+
+  /** @internal a stream error (reset by the peer, session failure). */
+  errored(stream: ClientHttp2Stream, err: Error): void {
+    if (this.done || this.stream !== stream) return;
+    this.fail(this.refused(stream) ? 'refused_stream' : classifyStreamError(err, stream.rstCode ?? 0, this.sess), err);
+  }
+
+  /** @internal the stream closed before the response ended. */
+  closed(stream: ClientHttp2Stream): void {
+    if (this.done || this.stream !== stream) return;
+    const code = stream.rstCode ?? 0;
+    const kind = this.refused(stream) ? 'refused_stream' : classifyStreamError(this.sess.connectError ?? undefined, code, this.sess);
+    this.fail(kind, new Error(`upstream stream closed (code ${code})`));
   }
 
   /** The peer never processed this stream: REFUSED_STREAM, or a GOAWAY whose last stream id is below it. */
