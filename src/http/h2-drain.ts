@@ -12,6 +12,20 @@ export type DrainStrategy = 'gradual' | 'immediate';
  * the HCM's encodeHeaders): `immediate` → always; `gradual` → with probability elapsed / drain time, rising linearly
  * from 0 at the start of the drain to 1 at its end (Envoy: `elapsed > random() % drain_time`). A `true` answer makes
  * an HTTP/1 response carry `Connection: close` and starts the two-phase GOAWAY of an HTTP/2 connection.
+ *
+ * HTTP/1.1 has no GOAWAY: the only race-free close of a keep-alive connection is the client's own, after it read a
+ * response saying `Connection: close`. Envoy (ConnectionManagerImpl): a drain only changes what the next response on
+ * a connection says — ActiveStream::encodeHeaders asks drain_close_.drainClose() and startDrainSequence() "doesn't
+ * really do anything for HTTP/1.1"; a connection that stays idle is not touched by the drain, it lives until the
+ * client closes it, the HCM idle_timeout, or the listener is torn down when --drain-time-s ends (hot restart: the
+ * parent's shutdown); downstream_cx_active counts it, so EXIT_ON_ZERO_ACTIVE_CONNECTIONS waits for it.
+ * meshlet does the same: the drain never closes an idle HTTP/1.1 connection (node's closeIdleConnections() at the
+ * drain start and after each stream ended used to, and so reset the request a keep-alive client was sending on it at
+ * that instant — "socket hang up"/ECONNRESET, Istio's "503 UC during pod shutdown"); a request that arrives on it
+ * during the drain is read and answered with Connection: close; what is still open at the drain deadline is
+ * destroyed, as Envoy's listener removal does. Closing connections idle since before the drain after a grace was
+ * considered and left out: a pool that reuses the first free connection (undici, Envoy's HTTP/1 pool) reaches for its
+ * coldest connection exactly in a burst, so such a close is the same race, only rarer.
  */
 export class DrainDecision {
   constructor(

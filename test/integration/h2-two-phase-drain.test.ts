@@ -3,10 +3,12 @@
 // the client sends after it is still served, the final GOAWAY carries the last stream id processed and comes after
 // drain_timeout, a stream sent after the final GOAWAY is not processed, the stream in flight completes. Plus
 // --drain-strategy gradual: over a 2 s drain of many HTTP/1.1 keep-alive connections, early responses mostly keep
-// their connection and late ones carry Connection: close; immediate closes every one.
+// their connection and late ones carry Connection: close; immediate closes every one. In both, the drain closes no
+// idle HTTP/1.1 connection under its client: every request sent during the drain is answered.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DataPlane, clusterFrom, httpListener, listenerFrom, routeTableFrom, staticCluster } from '../support/data-plane.js';
 import { makeCerts } from '../support/certs.js';
@@ -16,11 +18,19 @@ import { RawH2DrainClient, waitUntil } from '../support/raw-h2-drain-client.js';
 const MAX_ID = 2 ** 31 - 1;
 const DRAIN_TIMEOUT_MS = 600;
 
-// Upstream: answers after x-delay-ms; records the paths it saw.
+// Upstream: answers after x-delay-ms (or sends its headers at once and the body after x-head-first-ms); records the
+// paths it saw.
 const seen: string[] = [];
 const upstream = http.createServer((rq, rs) => {
   seen.push(String(rq.url));
   rq.resume();
+  const headFirst = rq.headers['x-head-first-ms'];
+  if (headFirst !== undefined) {
+    rs.writeHead(200, { 'content-type': 'text/plain' });
+    rs.flushHeaders();
+    setTimeout(() => rs.end(`ok ${rq.url}`), Number(headFirst));
+    return;
+  }
   setTimeout(() => rs.end(`ok ${rq.url}`), Number(rq.headers['x-delay-ms'] ?? 0));
 });
 
@@ -107,20 +117,37 @@ test('two-phase GOAWAY over codec HTTP2 (h2c)', { timeout: 30_000 }, () => twoPh
 
 test('two-phase GOAWAY over TLS with ALPN h2', { timeout: 30_000 }, () => twoPhase('tls', {}, tlsChain(), true));
 
-/** Keep-alive HTTP/1.1 clients, one connection each, one request every `gapMs`; every response with its timing. */
-async function h1Ramp(port: number, clients: number, gapMs: number, drain: () => Promise<void>, runMs: number): Promise<{ at: number; close: boolean }[]> {
-  const out: { at: number; close: boolean }[] = [];
+/** One HTTP/1.1 request of the ramp: when it was sent and answered (ms since the drain started), and how it ended. */
+interface RampResult {
+  readonly sentAt: number;
+  readonly at: number;
+  readonly close: boolean;
+  /** The client error (reset, refused, …); '' when answered. */
+  readonly error: string;
+}
+
+/**
+ * Keep-alive HTTP/1.1 clients, one connection each, one request every `gapMs` until an answer says Connection: close
+ * or a request fails; every request that ended after the drain started, with its timing. `sentAt` < 0: sent before.
+ */
+async function h1Ramp(port: number, clients: number, gapMs: number, drain: () => Promise<void>, runMs: number): Promise<RampResult[]> {
+  const out: RampResult[] = [];
   let t0 = 0;
   let stop = false;
+  const since = (): number => (t0 > 0 ? performance.now() - t0 : -1);
   const one = (agent: http.Agent, i: number): Promise<boolean> => new Promise((res) => {
+    const sentAt = since();
     const rq = http.request({ host: '127.0.0.1', port, path: `/ramp/${i}`, agent, timeout: 5000 }, (r) => {
       r.resume().on('end', () => {
         const close = r.headers.connection === 'close';
-        if (t0 > 0) out.push({ at: performance.now() - t0, close });
+        if (t0 > 0) out.push({ sentAt, at: since(), close, error: '' });
         res(!close);
       });
     });
-    rq.on('error', () => res(false)).on('timeout', () => rq.destroy());
+    rq.on('error', (e: NodeJS.ErrnoException) => {
+      if (t0 > 0) out.push({ sentAt, at: since(), close: false, error: `${e.code ?? ''} ${e.message}` });
+      res(false);
+    }).on('timeout', () => rq.destroy());
     rq.end();
   });
   const client = async (i: number): Promise<void> => {
@@ -160,11 +187,126 @@ test('--drain-strategy gradual: the share of Connection: close rises over the dr
   assert.ok(q1.close < 0.5, `early responses mostly keep their connection (close share ${q1.close.toFixed(2)})`);
   assert.ok(q1.close < q3.close, `later responses close more often (${q1.close.toFixed(2)} < ${q3.close.toFixed(2)})`);
   if (q4.n > 0) assert.equal(q4.close, 1, 'after 3/4 of the window every response closes its connection');
+  // The drain closes no idle keep-alive connection under a client: each one closes after an answer saying so (only the
+  // drain deadline, T, may cut a connection still open).
+  assert.deepEqual(res.filter((r) => r.error && r.sentAt < T - 50), [], 'no request fails during the drain');
 });
 
-test('--drain-strategy immediate: every response during the drain carries Connection: close', { timeout: 30_000 }, async () => {
+test('--drain-strategy immediate: every request sent during the drain is answered with Connection: close', { timeout: 30_000 }, async () => {
   const { dp, port } = await plane(httpListener('immediate', 'routes'));
-  const res = await h1Ramp(port, 10, 100, () => dp.listeners.drainAll(3000, 'immediate'), 500);
-  assert.ok(res.length >= 1, 'responses were sent during the drain');
-  assert.deepEqual(res.filter((r) => !r.close), [], 'all carry Connection: close');
+  const clients = 10;
+  const res = await h1Ramp(port, clients, 100, () => dp.listeners.drainAll(3000, 'immediate'), 500);
+  const sentDuring = res.filter((r) => r.sentAt >= 0);
+  console.log(`# immediate drain: ${res.length} requests ended after the drain start, ${sentDuring.length} sent after it`);
+  // Each client's keep-alive connection was idle (or finishing a response whose headers preceded the drain) when the
+  // drain started: it stays open, and the client's next request on it is read and answered with Connection: close.
+  assert.deepEqual(res.filter((r) => r.error).map((r) => `${Math.round(r.sentAt)} ms: ${r.error}`), [], 'no request fails (no idle connection closed under a client)');
+  assert.ok(sentDuring.length >= clients - 2, `most clients sent a request on their kept connection during the drain (${sentDuring.length})`);
+  assert.deepEqual(sentDuring.filter((r) => !r.close), [], 'every answer to a request sent during the drain carries Connection: close');
+});
+
+/** A raw HTTP/1.1 keep-alive connection: whole responses (Content-Length or chunked) in arrival order, and its close. */
+class RawH1 {
+  private buf = '';
+  readonly responses: { head: string; body: string }[] = [];
+  headSeen = 0;
+  closed = false;
+  private constructor(private readonly sock: net.Socket) {
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      this.parse();
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => (this.closed = true));
+  }
+
+  static connect(port: number): Promise<RawH1> {
+    return new Promise((res, rej) => {
+      const s = net.connect(port, '127.0.0.1', () => res(new RawH1(s)));
+      s.once('error', rej);
+    });
+  }
+
+  send(path: string, headers: Record<string, string> = {}): void {
+    this.sock.write(`GET ${path} HTTP/1.1\r\nHost: drain.test\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+  }
+
+  private parse(): void {
+    for (;;) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      this.headSeen = Math.max(this.headSeen, this.responses.length + 1);
+      const head = this.buf.slice(0, end).toLowerCase();
+      let rest = this.buf.slice(end + 4);
+      const cl = /content-length: *(\d+)/.exec(head);
+      let body: string;
+      if (cl) {
+        if (rest.length < Number(cl[1])) return;
+        body = rest.slice(0, Number(cl[1]));
+        rest = rest.slice(Number(cl[1]));
+      } else {
+        const term = rest.indexOf('0\r\n\r\n');
+        if (term < 0) return;
+        body = rest.slice(0, term);
+        rest = rest.slice(term + 5);
+      }
+      this.responses.push({ head, body });
+      this.buf = rest;
+    }
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('HTTP/1.1 drain: a connection whose response headers preceded the drain stays open after that response; its next request is answered with Connection: close', { timeout: 30_000 }, async () => {
+  const { dp, port } = await plane(httpListener('h1-reuse', 'routes'));
+  const c = await RawH1.connect(port);
+  let drained: Promise<void> | null = null;
+  try {
+    c.send('/h1-reuse/1', { 'x-head-first-ms': '300' });
+    assert.ok(await waitUntil(() => c.headSeen >= 1, 5000), 'response 1 headers arrived');
+    drained = dp.listeners.drainAll(10_000, 'immediate');
+    let drainedAt = 0;
+    void drained.then(() => (drainedAt = performance.now()));
+    assert.ok(await waitUntil(() => c.responses.length >= 1, 5000), 'response 1 completes during the drain');
+    assert.doesNotMatch(c.responses[0]!.head, /connection: close/, 'its headers left before the drain: no Connection: close');
+    // The connection is idle now, in a draining manager. A keep-alive client reuses it a little later.
+    await sleep(150);
+    assert.ok(!c.closed, 'the idle connection was not closed by the drain (its client may be sending on it)');
+    c.send('/h1-reuse/2');
+    assert.ok(await waitUntil(() => c.responses.length >= 2, 5000), 'the request sent on it during the drain is answered');
+    assert.match(c.responses[1]!.head, /^http\/1\.1 200/, 'with 200');
+    assert.match(c.responses[1]!.head, /connection: close/, 'and Connection: close');
+    assert.ok(await waitUntil(() => c.closed, 3000), 'then the connection closes');
+    // With no connection left the drain is over long before its 10 s deadline (exit-on-zero stays meaningful).
+    assert.ok(await waitUntil(() => drainedAt > 0, 3000), 'the drain finished once its last connection closed');
+  } finally {
+    c.destroy();
+    await drained;
+  }
+});
+
+test('HTTP/1.1 drain: an idle keep-alive connection is left to its client until the drain deadline, then closed', { timeout: 30_000 }, async () => {
+  const { dp, port } = await plane(httpListener('h1-idle', 'routes'));
+  const c = await RawH1.connect(port);
+  try {
+    c.send('/h1-idle/1');
+    assert.ok(await waitUntil(() => c.responses.length >= 1, 5000), 'served before the drain');
+    const T = 1200;
+    const t0 = performance.now();
+    const drained = dp.listeners.drainAll(T, 'immediate');
+    await sleep(300);
+    assert.ok(!c.closed, 'not closed when the drain started');
+    assert.equal(dp.listeners.activeConnections(), 1, 'and still counted as an active connection (exit on zero waits for it)');
+    await drained;
+    assert.ok(await waitUntil(() => c.closed, 3000), 'closed at the drain deadline');
+    assert.ok(performance.now() - t0 >= T - 20, 'not before it');
+  } finally {
+    c.destroy();
+  }
 });
