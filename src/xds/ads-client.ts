@@ -10,7 +10,7 @@ import { encodeMessage, type Canonical } from './proto-json.js';
 import { mustLookupType } from './protos.js';
 import { ShortName, TypeUrl, type XdsTypeUrl } from './resource-type.js';
 import { SubscriptionState } from './subscription-state.js';
-import { decodeProtoInSlices } from './resource-slices.js';
+import { decodeProtoInSlices, peekStringField } from './resource-slices.js';
 import { silentLogger, type ConfigStore, type IncomingResource, type XdsLogger } from './config-store.js';
 
 export const ADS_SOTW_METHOD = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
@@ -103,8 +103,8 @@ export class AdsClient {
   private consecutiveFailures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private syncScheduled = false;
-  /** The tail of the responses being decoded/handled (keeps arrival order across sliced decodes). */
-  private inbound: Promise<void> = Promise.resolve();
+  /** Per response type_url: the tail of the responses being decoded/handled (arrival order per type). */
+  private readonly inbound = new Map<string, Promise<void>>();
   /** Per named type: the store's wanted-names set `subscribed` was last synced from. */
   private readonly syncedWant = new Map<XdsTypeUrl, ReadonlySet<string>>();
   private unsubscribeStore: (() => void) | null = null;
@@ -229,7 +229,14 @@ export class AdsClient {
     call.on('data', (bytes: Buffer) => {
       if (id !== this.streamId) return;
       this.onConnected();
-      this.inbound = this.inbound.then(() => this.decodeResponse(id, resType, bytes));
+      // In arrival order per type (type_url is field 4 of both response messages); a big EDS response being decoded
+      // in slices does not hold up the RDS one behind it.
+      const key = peekStringField(bytes, 4);
+      const next = (this.inbound.get(key) ?? Promise.resolve()).then(() => this.decodeResponse(id, resType, bytes));
+      this.inbound.set(key, next);
+      void next.then(() => {
+        if (this.inbound.get(key) === next) this.inbound.delete(key);
+      });
     });
     call.on('error', () => {
       /* the 'status' event carries the outcome */

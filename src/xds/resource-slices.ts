@@ -169,6 +169,24 @@ export function* decodeProtoInSlices(t: protobuf.Type, bytes: Uint8Array, field:
   return msg;
 }
 
+/** The first value of string field `fieldNo` at the top level of a message's wire bytes ('' when absent or when the
+ *  bytes cannot be read), without decoding the rest: e.g. an ADS response's type_url (field 4) before its resources. */
+export function peekStringField(bytes: Uint8Array, fieldNo: number): string {
+  try {
+    const r = protobuf.Reader.create(bytes);
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      const wireType = tag & 7;
+      if (tag >>> 3 === fieldNo && wireType === 2) return r.string();
+      if (wireType === 3 || wireType === 4) return '';
+      r.skipType(wireType);
+    }
+  } catch {
+    /* unreadable: the decode reports it */
+  }
+  return '';
+}
+
 /** The wire bytes of a message split into field `fieldNo`'s elements ([start, end) pairs) and every other field. */
 function cutField(bytes: Uint8Array, fieldNo: number): { rest: Uint8Array; items: number[] } {
   const r = protobuf.Reader.create(bytes);

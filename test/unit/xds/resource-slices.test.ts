@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Issues } from '../../../src/common/validation.js';
 import {
-  contentHash, contentHashInSlices, decodeAnyInSlices, decodeProtoInSlices, deepFreeze, freezeInSlices, type Slices,
+  contentHash, contentHashInSlices, decodeAnyInSlices, decodeProtoInSlices, deepFreeze, freezeInSlices, peekStringField, type Slices,
 } from '../../../src/xds/resource-slices.js';
 import { mustLookupType } from '../../../src/xds/protos.js';
 import { encodeMessage } from '../../../src/xds/proto-json.js';
@@ -122,6 +122,8 @@ test('an ADS response with 2,000 resources decodes in slices to what one protobu
   assert.deepEqual(t.toObject(value), oneShot);
   assert.equal((oneShot.resources as unknown[]).length, 2000);
   assert.ok(slices >= 2000 / 32, `${slices} slices`);
+  assert.equal(peekStringField(bytes, 4), RDS, 'type_url read without decoding the resources');
+  assert.equal(peekStringField(bytes, 9), '');
   // Cut short (inside a resource, or at the very end): whatever the one-shot decode does, the sliced one does too.
   for (const n of [Math.floor(bytes.length / 2), bytes.length - 3]) {
     const part = bytes.subarray(0, n);
