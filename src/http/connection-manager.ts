@@ -8,7 +8,6 @@ import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:
 import type { Duplex, Readable, Transform } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
-import { randomInt } from 'node:crypto';
 import type { HeaderMap, RequestHead } from '../common/headers.js';
 import { firstHeader } from '../common/headers.js';
 import type { HttpConnectionManagerConfig } from '../config/http-connection-manager.js';
@@ -37,6 +36,7 @@ import {
   applyForwardingHeaders, escapedSlashes, isValidAuthority, normalizePath, stripHopByHop, stripPort,
 } from './request-headers.js';
 import { RouterRequest } from './router-filter.js';
+import { randomUint32 } from './random-ids.js';
 import { H2Transport } from './h2-transport.js';
 import { DrainDecision, H2DrainSequence } from './h2-drain.js';
 import type { DrainStrategy } from './h2-drain.js';
@@ -422,7 +422,7 @@ export class HttpConnectionManager {
 
   constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number, opts: HcmOptions = {}) {
     this.inlineTable = config.routeConfig && !config.rdsName ? deps.routes.compile(config.routeConfig) : null;
-    this.random = deps.random ?? (() => randomInt(0, 2 ** 32) / 2 ** 32);
+    this.random = deps.random ?? (() => randomUint32() / 2 ** 32);
     this.routerDeps = { pools: deps.pools, random: this.random, resolveCluster: (n) => deps.clusters.get(n), streamIdleTimeoutMs: config.streamIdleTimeoutMs };
     this.trafficDirection = opts.trafficDirection ?? 'UNSPECIFIED';
     this.tracers = config.tracing ? tracersOf(deps) : null;

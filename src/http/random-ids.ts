@@ -43,3 +43,9 @@ export function randomHex(bytes: number): string {
     if (!zero) return hex(o, bytes);
   }
 }
+
+/** A uniformly random unsigned 32-bit integer from the pool (the stream random of the HCM, weighted picks). */
+export function randomUint32(): number {
+  const o = take(4);
+  return pool.readUInt32LE(o);
+}
