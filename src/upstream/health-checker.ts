@@ -2,6 +2,10 @@
 // own timer; HTTP (node:http / node:http2), TCP (send/receive payloads) and gRPC (grpc.health.v1.Health/Check over
 // node:http2). Healthy/unhealthy thresholds, interval + jitter, timeout, no_traffic_interval, unhealthy_interval and
 // edge intervals. Results set/clear the host's failed_active_hc flag; `onChange` lets the cluster rebuild its set.
+// reuse_connection (default true, as Envoy): a session keeps its connection for the next check — an HTTP/1.1
+// keep-alive socket (a one-socket agent per session), one HTTP/2 session (HTTP codec HTTP2 and gRPC), a TCP socket
+// when a receive payload is checked — and drops it on a timeout, a connection error or close, a GOAWAY or a
+// `connection: close` answer; with reuse_connection false every check opens and closes its own connection.
 import http from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
@@ -30,6 +34,16 @@ export interface HealthCheckerDeps {
   readonly follower?: boolean;
 }
 
+/** A TCP check connection kept between checks (reuse_connection): the current check's matcher, if one is waiting. */
+interface TcpConn {
+  readonly sock: net.Socket;
+  connected: boolean;
+  /** Bytes received for the current check. */
+  buf: Buffer;
+  /** The waiting check: fed with data, told about close/error. */
+  waiter: { readonly onData: () => void; readonly onGone: (reason: string) => void } | null;
+}
+
 /** Session state of one host: 'pending' until its first result (a single success then makes it healthy). */
 class HostSession {
   state: 'pending' | 'healthy' | 'unhealthy' = 'pending';
@@ -40,7 +54,26 @@ class HostSession {
   edge = false;
   stopped = false;
   checks = 0;
+  /** reuse_connection: the session's HTTP/1 agent (at most one socket), HTTP/2 session or TCP socket. */
+  agent: http.Agent | null = null;
+  h2: http2.ClientHttp2Session | null = null;
+  tcp: TcpConn | null = null;
+  /** Connections this session opened (for tests and debugging). */
+  connects = 0;
   constructor(readonly host: UpstreamHost) {}
+
+  /** Drops whatever connection the session keeps (timeout, error, stop). */
+  dropConnection(): void {
+    const a = this.agent;
+    this.agent = null;
+    a?.destroy();
+    const h = this.h2;
+    this.h2 = null;
+    if (h && !h.destroyed) h.destroy();
+    const t = this.tcp;
+    this.tcp = null;
+    t?.sock.destroy();
+  }
 }
 
 const GRPC_SERVING = 1;
@@ -151,12 +184,18 @@ export class HealthChecker {
     return this.sessions.get(host)?.checks ?? 0;
   }
 
+  /** For tests: connections the host's session opened so far (HTTP/2 sessions and TCP sockets; HTTP/1 agents). */
+  connectsOf(host: UpstreamHost): number {
+    return this.sessions.get(host)?.connects ?? 0;
+  }
+
   private stopSession(s: HostSession): void {
     s.stopped = true;
     if (s.timer !== null) this.deps.timers.clearTimeout(s.timer);
     s.timer = null;
     s.inFlight?.();
     s.inFlight = null;
+    s.dropConnection();
   }
 
   private nextInterval(s: HostSession): number {
@@ -190,9 +229,10 @@ export class HealthChecker {
     };
     const timeout = this.deps.timers.setTimeout(() => {
       cancel();
+      s.dropConnection();
       finish({ ok: false, reason: 'timeout' });
     }, this.config.timeoutMs);
-    const cancel = this.check(s.host, finish);
+    const cancel = this.check(s, finish);
     s.inFlight = () => {
       done = true;
       this.deps.timers.clearTimeout(timeout);
@@ -234,49 +274,101 @@ export class HealthChecker {
   }
 
   /** Runs one check; returns a cancel function. */
-  private check(host: UpstreamHost, done: (r: CheckResult) => void): () => void {
+  private check(s: HostSession, done: (r: CheckResult) => void): () => void {
     const k = this.config.check;
-    const address = host.address;
-    const port = host.healthCheckPort;
     switch (k.kind) {
-      case 'tcp': return this.tcpCheck(address, port, host.pipe, k.send, k.receive, done);
-      case 'http': return k.codec === 'http2' ? this.h2Check(host, done, 'http') : this.h1Check(host, done);
-      case 'grpc': return this.h2Check(host, done, 'grpc');
+      case 'tcp': return this.tcpCheck(s, k.send, k.receive, done);
+      case 'http': return k.codec === 'http2' ? this.h2Check(s, done, 'http') : this.h1Check(s, done);
+      case 'grpc': return this.h2Check(s, done, 'grpc');
     }
   }
 
-  private tcpCheck(address: string, port: number, pipe: string | undefined, send: Buffer | null, receive: readonly Buffer[], done: (r: CheckResult) => void): () => void {
+  /** A new TCP (or TLS) connection to the host's health-check address. */
+  private tcpConnect(s: HostSession): TcpConn {
+    const host = s.host;
     const t = this.deps.tls;
+    const address = host.address;
+    const port = host.healthCheckPort;
+    const pipe = host.pipe;
     const sock: net.Socket = t
       ? tls.connect({ ...(pipe ? { path: pipe } : { host: address, port }), ...tlsConnectOptions(t, address) })
       : pipe ? net.connect({ path: pipe }) : net.connect({ host: address, port });
-    let buf = Buffer.alloc(0);
+    s.connects++;
+    const c: TcpConn = { sock, connected: false, buf: Buffer.alloc(0), waiter: null };
+    sock.setNoDelay(true);
+    sock.once(t ? 'secureConnect' : 'connect', () => {
+      c.connected = true;
+      c.waiter?.onData();
+    });
+    sock.on('data', (d: Buffer) => {
+      if (!c.waiter) return; // bytes between checks belong to no check
+      c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
+      c.waiter.onData();
+    });
+    const gone = (reason: string): void => {
+      if (s.tcp === c) s.tcp = null;
+      const w = c.waiter;
+      c.waiter = null;
+      w?.onGone(reason);
+    };
+    sock.on('error', (e) => gone(`connect: ${e.message}`));
+    sock.on('close', () => gone('connection closed before the expected payload'));
+    return c;
+  }
+
+  /**
+   * Envoy's TCP checker: send the payload, succeed once every receive payload arrived in order. A connect-only check
+   * (no receive payload) succeeds on connect and always closes; otherwise the socket stays for the next check unless
+   * reuse_connection is false.
+   */
+  private tcpCheck(s: HostSession, send: Buffer | null, receive: readonly Buffer[], done: (r: CheckResult) => void): () => void {
+    const reuse = this.config.reuseConnection && receive.length > 0;
+    let c = s.tcp;
+    if (!c || c.sock.destroyed) {
+      c = this.tcpConnect(s);
+      if (reuse) s.tcp = c;
+    }
+    const conn = c;
+    conn.buf = Buffer.alloc(0);
+    let sent = false;
     const matches = (): boolean => {
       let idx = 0;
       for (const r of receive) {
-        const at = buf.indexOf(r, idx);
+        const at = conn.buf.indexOf(r, idx);
         if (at < 0) return false;
         idx = at + r.length;
       }
       return true;
     };
-    sock.once(t ? 'secureConnect' : 'connect', () => {
-      if (send) sock.write(send);
-      if (receive.length === 0) {
-        sock.destroy();
-        done({ ok: true });
+    const settle = (r: CheckResult, close: boolean): void => {
+      conn.waiter = null;
+      if (close) {
+        if (s.tcp === conn) s.tcp = null;
+        conn.sock.destroy();
       }
-    });
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (matches()) {
-        sock.destroy();
-        done({ ok: true });
-      }
-    });
-    sock.on('error', (e) => done({ ok: false, reason: `connect: ${e.message}` }));
-    sock.on('close', () => done({ ok: false, reason: 'connection closed before the expected payload' }));
-    return () => sock.destroy();
+      done(r);
+    };
+    conn.waiter = {
+      onData: () => {
+        if (!conn.connected) return;
+        if (!sent) {
+          sent = true;
+          if (send) conn.sock.write(send);
+          if (receive.length === 0) {
+            settle({ ok: true }, true);
+            return;
+          }
+        }
+        if (conn.buf.length && matches()) settle({ ok: true }, !reuse);
+      },
+      onGone: (reason) => done({ ok: false, reason }),
+    };
+    if (conn.connected) conn.waiter.onData();
+    return () => {
+      conn.waiter = null;
+      if (s.tcp === conn) s.tcp = null;
+      conn.sock.destroy();
+    };
   }
 
   private authority(): string {
@@ -286,42 +378,84 @@ export class HealthChecker {
     return this.deps.clusterName;
   }
 
-  private h1Check(host: UpstreamHost, done: (r: CheckResult) => void): () => void {
+  /** The session's keep-alive agent: one socket, reused check after check (reuse_connection). */
+  private sessionAgent(s: HostSession): http.Agent {
+    if (s.agent) return s.agent;
+    const opts = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
+    const a = this.deps.tls ? new https.Agent(opts) : new http.Agent(opts);
+    s.agent = a;
+    return a;
+  }
+
+  private h1Check(s: HostSession, done: (r: CheckResult) => void): () => void {
     const k = this.config.check;
     if (k.kind !== 'http') return () => {};
-    const headers: Record<string, string | string[]> = { host: this.authority(), 'user-agent': 'Envoy/HC', connection: 'close' };
+    const host = s.host;
+    const reuse = this.config.reuseConnection;
+    const headers: Record<string, string | string[]> = { host: this.authority(), 'user-agent': 'Envoy/HC' };
+    if (!reuse) headers.connection = 'close';
     for (const h of k.requestHeadersToAdd) {
       const cur = headers[h.name];
       headers[h.name] = h.append && cur !== undefined ? [...(Array.isArray(cur) ? cur : [cur]), h.value] : h.value;
     }
     for (const n of k.requestHeadersToRemove) delete headers[n];
     const t = this.deps.tls;
-    const base = { method: k.method, path: k.path, headers, ...(host.pipe ? { socketPath: host.pipe } : { host: host.address, port: host.healthCheckPort }) };
+    const agent = reuse ? this.sessionAgent(s) : false;
+    const base = { method: k.method, path: k.path, headers, agent, ...(host.pipe ? { socketPath: host.pipe } : { host: host.address, port: host.healthCheckPort }) };
     const req = t ? https.request({ ...base, ...tlsConnectOptions(t, host.address) } as https.RequestOptions) : http.request(base);
+    req.on('socket', (sock) => {
+      // A socket the agent hands out again has already been counted.
+      if (!(req as http.ClientRequest & { reusedSocket?: boolean }).reusedSocket) s.connects++;
+      sock.setNoDelay(true);
+    });
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       res.resume();
       res.on('error', () => {});
-      const ok = k.expectedStatuses.some(([s, e]) => status >= s && status < e);
+      const ok = k.expectedStatuses.some(([st, e]) => status >= st && status < e);
       const immediate = res.headers['x-envoy-immediate-health-check-fail'] !== undefined;
       done(ok && !immediate ? { ok: true } : { ok: false, reason: `status ${status}`, immediate });
     });
-    req.on('error', (e) => done({ ok: false, reason: e.message }));
+    req.on('error', (e) => {
+      // The socket is gone; a keep-alive agent forgets it by itself, but start the next check from a clean agent.
+      if (s.agent === agent) s.dropConnection();
+      done({ ok: false, reason: e.message });
+    });
     req.end();
     return () => req.destroy();
   }
 
-  private h2Check(host: UpstreamHost, done: (r: CheckResult) => void, mode: 'http' | 'grpc'): () => void {
-    const k = this.config.check;
+  /** The session's HTTP/2 session, reused while it is open (reuse_connection); a GOAWAY or error ends it. */
+  private sessionH2(s: HostSession): http2.ClientHttp2Session {
+    const cur = s.h2;
+    if (cur && !cur.closed && !cur.destroyed) return cur;
+    const host = s.host;
     const t = this.deps.tls;
     const scheme = t ? 'https' : 'http';
     const addr = host.address.includes(':') ? `[${host.address}]` : host.address;
     const session = http2.connect(`${scheme}://${addr}:${host.healthCheckPort}`, t ? { ...tlsConnectOptions(t, host.address), ALPNProtocols: ['h2'] } : {});
+    s.connects++;
+    const forget = (): void => {
+      if (s.h2 === session) s.h2 = null;
+    };
+    session.on('goaway', forget);
+    session.on('close', forget);
+    session.on('error', forget);
+    if (this.config.reuseConnection) s.h2 = session;
+    return session;
+  }
+
+  private h2Check(s: HostSession, done: (r: CheckResult) => void, mode: 'http' | 'grpc'): () => void {
+    const k = this.config.check;
+    const reuse = this.config.reuseConnection;
+    const session = this.sessionH2(s);
     const close = (): void => {
+      if (s.h2 === session) s.h2 = null;
       session.close();
       session.destroy();
     };
-    session.on('error', (e) => done({ ok: false, reason: e.message }));
+    const onSessionError = (e: Error): void => done({ ok: false, reason: e.message });
+    session.on('error', onSessionError);
     const headers: http2.OutgoingHttpHeaders = { ':authority': this.authority(), 'user-agent': 'Envoy/HC' };
     if (mode === 'grpc') {
       Object.assign(headers, { ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' });
@@ -330,11 +464,22 @@ export class HealthChecker {
       for (const h of k.requestHeadersToAdd) headers[h.name] = h.value;
       for (const n of k.requestHeadersToRemove) delete headers[n];
     }
-    const stream = session.request(headers, { endStream: mode !== 'grpc' });
-    stream.on('error', (e) => {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers, { endStream: mode !== 'grpc' });
+    } catch (e) {
+      // A session that went away between checks (ERR_HTTP2_INVALID_SESSION / GOAWAY): a failure, the next check reconnects.
+      session.off('error', onSessionError);
       close();
-      done({ ok: false, reason: e.message });
-    });
+      done({ ok: false, reason: (e as Error).message });
+      return () => {};
+    }
+    const finish = (r: CheckResult, keep: boolean): void => {
+      session.off('error', onSessionError);
+      if (!keep || !reuse) close();
+      done(r);
+    };
+    stream.on('error', (e) => finish({ ok: false, reason: e.message }, false));
     let status = 0;
     let grpcStatus: string | undefined;
     const chunks: Buffer[] = [];
@@ -349,20 +494,23 @@ export class HealthChecker {
       if (mode === 'grpc') chunks.push(d);
     });
     stream.on('end', () => {
-      close();
       if (mode === 'http') {
-        const ok = k.kind === 'http' && k.expectedStatuses.some(([s, e]) => status >= s && status < e);
-        done(ok ? { ok: true } : { ok: false, reason: `status ${status}` });
+        const ok = k.kind === 'http' && k.expectedStatuses.some(([st, e]) => status >= st && status < e);
+        finish(ok ? { ok: true } : { ok: false, reason: `status ${status}` }, true);
         return;
       }
       if (status !== 200 || grpcStatus !== '0') {
-        done({ ok: false, reason: `grpc-status ${grpcStatus ?? 'missing'} (http ${status})` });
+        finish({ ok: false, reason: `grpc-status ${grpcStatus ?? 'missing'} (http ${status})` }, true);
         return;
       }
       const st = decodeGrpcHealthStatus(Buffer.concat(chunks));
-      done(st === GRPC_SERVING ? { ok: true } : { ok: false, reason: `serving status ${st}` });
+      finish(st === GRPC_SERVING ? { ok: true } : { ok: false, reason: `serving status ${st}` }, true);
     });
     if (mode === 'grpc' && k.kind === 'grpc') stream.end(encodeGrpcHealthRequest(k.serviceName));
-    return close;
+    return () => {
+      session.off('error', onSessionError);
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      close();
+    };
   }
 }
