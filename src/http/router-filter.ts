@@ -16,6 +16,8 @@ import type { Downstream } from './downstream.js';
 import { ReplayBody } from './replay-body.js';
 import { stripHopByHop } from './request-headers.js';
 
+/** The outlier report of an upstream reset after response headers (one shared object: no allocation per reset). */
+const LATE_RESET = { kind: 'reset_after_response' } as const;
 const GRPC_RETRY: Record<string, number> = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 };
 
 /** Parses a grpc-timeout header ('100m', '5S', ...) into ms; undefined when invalid. */
@@ -428,7 +430,10 @@ export class RouterRequest implements UpstreamResponseHandler {
 
   onError(err: UpstreamFailure): void {
     if (this.finished) return;
-    this.report(err.kind === 'connect_failure' ? { kind: 'connect_failure' } : { kind: 'reset' });
+    // A reset after the response headers were reported (mid-body) still reaches the outlier detector, as Envoy's
+    // onUpstreamReset reports LocalOriginConnectFailed whether or not headers came first.
+    if (this.reported && this.responseStarted && this.host) this.cluster.reportOutcome(this.host, LATE_RESET);
+    else this.report(err.kind === 'connect_failure' ? { kind: 'connect_failure' } : { kind: 'reset' });
     this.endAttempt();
     if (this.responseStarted) {
       const s = this.s;

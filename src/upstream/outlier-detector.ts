@@ -74,31 +74,59 @@ export class OutlierDetector {
     return this.monitors.get(h)?.numEjections ?? 0;
   }
 
+  /**
+   * One outcome, as Envoy's router and tcp_proxy put results (DetectorHostMonitorImpl::putResult):
+   * - `http`: the response code at headers (putHttpResponseCode). With split_external_local_origin_errors it also
+   *   stands for the connection success Envoy's router reports when the stream gets its connection
+   *   (LocalOriginConnectSuccess at onPoolReady, which precedes every response), so it resets the local-origin count.
+   * - `reset`: a stream reset before headers on an established connection — that connection success, then
+   *   LocalOriginConnectFailed. `reset_after_response`: the same failure for a reset after the headers were
+   *   reported (mid-body; the connection success went with the `http` result).
+   * - `connect_failure` (LocalOriginConnectFailed) and `timeout` (LocalOriginTimeout): local-origin failures.
+   * - `success_local`: tcp_proxy's connect success (LocalOriginConnectSuccessFinal).
+   * Not split, local-origin results count as the codes Envoy maps them to: failures as 503 (504 for a timeout), a
+   * final connect success as 200; the router's plain connect success maps to nothing.
+   */
   report(host: UpstreamHost, outcome: HostOutcome): void {
     const m = this.monitors.get(host);
     if (!m) return;
     const c = this.config;
-    if (outcome.kind === 'http') {
-      this.httpResult(host, m, outcome.status);
-      return;
-    }
-    if (c.splitExternalLocalOriginErrors) {
-      m.localTotal++;
-      if (outcome.kind === 'success_local') {
-        m.localSuccess++;
-        m.consecutiveLocal = 0;
-        return;
+    if (!c.splitExternalLocalOriginErrors) {
+      switch (outcome.kind) {
+        case 'http': return this.httpResult(host, m, outcome.status);
+        case 'success_local': return this.httpResult(host, m, 200);
+        case 'timeout': return this.httpResult(host, m, 504);
+        default: return this.httpResult(host, m, 503);
       }
-      m.consecutiveLocal++;
-      if (m.consecutiveLocal >= c.consecutiveLocalOriginFailure && c.consecutiveLocalOriginFailure > 0) {
-        m.consecutiveLocal = 0;
-        this.maybeEject(host, m, 'consecutive_local_origin_failure', c.enforcingConsecutiveLocalOriginFailure);
-      }
-      return;
     }
-    // Not split: local-origin events count as the HTTP codes Envoy maps them to.
-    if (outcome.kind === 'success_local') return;
-    this.httpResult(host, m, outcome.kind === 'timeout' ? 504 : 503);
+    switch (outcome.kind) {
+      case 'http':
+        this.localSuccess(m);
+        return this.httpResult(host, m, outcome.status);
+      case 'success_local':
+        return this.localSuccess(m);
+      case 'reset':
+        this.localSuccess(m);
+        return this.localFailure(host, m);
+      default:
+        return this.localFailure(host, m);
+    }
+  }
+
+  private localSuccess(m: HostMonitor): void {
+    m.localTotal++;
+    m.localSuccess++;
+    m.consecutiveLocal = 0;
+  }
+
+  private localFailure(host: UpstreamHost, m: HostMonitor): void {
+    const c = this.config;
+    m.localTotal++;
+    m.consecutiveLocal++;
+    if (m.consecutiveLocal >= c.consecutiveLocalOriginFailure && c.consecutiveLocalOriginFailure > 0) {
+      m.consecutiveLocal = 0;
+      this.maybeEject(host, m, 'consecutive_local_origin_failure', c.enforcingConsecutiveLocalOriginFailure);
+    }
   }
 
   private httpResult(host: UpstreamHost, m: HostMonitor, status: number): void {

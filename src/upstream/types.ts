@@ -66,6 +66,9 @@ export type HostOutcome =
   | { readonly kind: 'connect_failure' }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'reset' }
+  /** The upstream stream was reset after its response headers were reported (mid-body): Envoy's router reports
+   *  LocalOriginConnectFailed for it too, to the outlier detector only (the request was counted at headers). */
+  | { readonly kind: 'reset_after_response' }
   | { readonly kind: 'success_local' };
 
 export type UpstreamProtocol = 'http1' | 'http2' | 'auto';

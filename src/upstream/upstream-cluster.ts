@@ -45,8 +45,10 @@ export interface HealthAuthorityHook {
 }
 
 /** Request outcomes as small integers on the wire: an HTTP status as itself, local-origin events below 100. */
-export const OUTCOME_CODE = { connect_failure: 1, timeout: 2, reset: 3, success_local: 4 } as const;
-const LOCAL_OUTCOMES: readonly (HostOutcome | undefined)[] = [undefined, { kind: 'connect_failure' }, { kind: 'timeout' }, { kind: 'reset' }, { kind: 'success_local' }];
+export const OUTCOME_CODE = { connect_failure: 1, timeout: 2, reset: 3, success_local: 4, reset_after_response: 5 } as const;
+const LOCAL_OUTCOMES: readonly (HostOutcome | undefined)[] = [
+  undefined, { kind: 'connect_failure' }, { kind: 'timeout' }, { kind: 'reset' }, { kind: 'success_local' }, { kind: 'reset_after_response' },
+];
 
 export function outcomeCode(o: HostOutcome): number {
   return o.kind === 'http' ? o.status : OUTCOME_CODE[o.kind];
@@ -384,6 +386,13 @@ export class ClusterRuntime implements UpstreamCluster {
 
   reportOutcome(host: Host, outcome: HostOutcome): void {
     const h = host as UpstreamHost;
+    if (outcome.kind === 'reset_after_response') {
+      // The request was counted (rq_total, rq_success) when its headers were reported; as in Envoy, only the outlier
+      // detector hears about the reset.
+      if (this.follower) this.follower.report(this.name, h.key, outcome);
+      else this.outlier?.report(h, outcome);
+      return;
+    }
     const s = h.stats;
     this.stats.upstreamRqTotal++;
     if (s) {

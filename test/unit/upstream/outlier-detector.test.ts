@@ -99,13 +99,44 @@ test('split_external_local_origin_errors: connect failures count separately from
   od.report(hosts[0], { kind: 'timeout' });
   for (let i = 0; i < 4; i++) od.report(hosts[0], { kind: 'http', status: 500 });
   assert.equal(od.isEjected(hosts[0]), false, '2 local + 4 external, neither reaches its threshold');
-  od.report(hosts[0], { kind: 'reset' });
+  // A response means the stream had its connection (Envoy's onPoolReady success): the local run starts again.
+  od.report(hosts[0], { kind: 'connect_failure' });
+  od.report(hosts[0], { kind: 'connect_failure' });
+  assert.equal(od.isEjected(hosts[0]), false, 'the 500s reset the local-origin run');
+  od.report(hosts[0], { kind: 'connect_failure' });
   assert.equal(od.isEjected(hosts[0]), true);
   assert.equal(od.stats.ejectionsEnforced.consecutive_local_origin_failure, 1);
   // Without splitting, local failures are 5xx-equivalents.
   const ns = setup();
   for (let i = 0; i < 5; i++) ns.od.report(ns.hosts[1], { kind: 'connect_failure' });
   assert.equal(ns.od.isEjected(ns.hosts[1]), true);
+});
+
+test('resets as Envoy puts them: before headers a connection success then a failure; after headers one more result', () => {
+  // Split: a reset on an established connection is preceded by that connection's success, so resets alone never
+  // make a run of 2; connect failures after one do.
+  const sp = setup({ split_external_local_origin_errors: true, consecutive_local_origin_failure: 2 });
+  for (let i = 0; i < 5; i++) sp.od.report(sp.hosts[0], { kind: 'reset' });
+  for (let i = 0; i < 5; i++) {
+    sp.od.report(sp.hosts[0], { kind: 'http', status: 200 });
+    sp.od.report(sp.hosts[0], { kind: 'reset_after_response' });
+  }
+  assert.equal(sp.od.isEjected(sp.hosts[0]), false);
+  sp.od.report(sp.hosts[0], { kind: 'connect_failure' });
+  assert.equal(sp.od.isEjected(sp.hosts[0]), true, 'late reset (1) + connect failure (2)');
+  // Not split: the late reset is a 503 after the response code; 500 + reset counts two.
+  const ns = setup({ consecutive_5xx: 4 });
+  ns.od.report(ns.hosts[0], { kind: 'http', status: 500 });
+  ns.od.report(ns.hosts[0], { kind: 'reset_after_response' });
+  ns.od.report(ns.hosts[0], { kind: 'http', status: 500 });
+  assert.equal(ns.od.isEjected(ns.hosts[0]), false);
+  ns.od.report(ns.hosts[0], { kind: 'reset_after_response' });
+  assert.equal(ns.od.isEjected(ns.hosts[0]), true);
+  // tcp_proxy's connect success (LocalOriginConnectSuccessFinal) is a 200 when not split: it breaks a 5xx run.
+  for (let i = 0; i < 3; i++) ns.od.report(ns.hosts[1], { kind: 'connect_failure' });
+  ns.od.report(ns.hosts[1], { kind: 'success_local' });
+  for (let i = 0; i < 3; i++) ns.od.report(ns.hosts[1], { kind: 'connect_failure' });
+  assert.equal(ns.od.isEjected(ns.hosts[1]), false);
 });
 
 test('success-rate analysis ejects the outlier at the interval', () => {
