@@ -2,6 +2,7 @@
 // the data path. Decodes and translates each update via its ResourceType (atomically: one bad resource rejects
 // the whole update), tracks LDS→RDS and CDS→EDS dependencies, warms new or changed listeners/clusters until their
 // route configs / endpoints arrive, and publishes frozen ConfigSnapshots swapped by reference, only on real change.
+import { createHash } from 'node:crypto';
 import type { FieldError, ValidationResult } from '../common/validation.js';
 import { formatErrors } from '../common/validation.js';
 import type { ConfigSnapshot, ResourceEntry } from '../config/snapshot.js';
@@ -99,10 +100,15 @@ interface Stored {
   /** performance.now() ms when warming gives up; 0 = not waiting. One store timer serves every deadline. */
   warmDeadline: number;
   pendingEffects: HistoryHandle[];
+  /** Digest of the wire bytes it was decoded from (large resources only): the same bytes again skip decoding. */
+  wireKey: string | null;
 }
 
 /** Longest a chunk of decode + validate + translate may hold the event loop (ms) in the chunked (ADS) path. */
 const CHUNK_MS = 8;
+
+/** Resources at least this large (wire bytes) are remembered by a digest of their bytes (SotW resends them). */
+const WIRE_REUSE_BYTES = 16 * 1024;
 
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -122,7 +128,7 @@ interface UpdateJob {
   i: number;
   readonly errors: FieldError[];
   readonly failed: { name: string; raw?: Readonly<Record<string, unknown>> }[];
-  readonly translated: { name: string; value: unknown; raw: Canonical; deps: Dependencies; hash: string; version: string }[];
+  readonly translated: { name: string; value: unknown; raw: Canonical; deps: Dependencies; hash: string; version: string; wireKey: string | null }[];
   readonly seen: Map<string, number>;
   /** The item in progress when a chunk ended inside it (a sliced resource), resumed by the next chunk. */
   current: Slices<void> | null;
@@ -169,6 +175,8 @@ export class ConfigStore {
   private readonly warmingSet = new Set<Stored>();
   private readonly warmNames = new WeakMap<Stored, [XdsTypeUrl, string]>();
   private warmTimer: NodeJS.Timeout | null = null;
+  /** Per type: wire-bytes digest → the accepted resource decoded from those bytes (large resources only). */
+  private readonly byWire = new Map<XdsTypeUrl, Map<string, Stored>>();
   private warmTimerAt = 0;
   /** Per type: a counter bumped whenever its accepted or active set changes, and where each derived view was built. */
   private readonly mutations = new Map<XdsTypeUrl, number>();
@@ -452,9 +460,28 @@ export class ConfigStore {
     const prev = this.accepted.get(typeUrl)!;
     const p = `resources[${i}]`;
     let canonical: Canonical;
+    let wireKey: string | null = null;
     try {
       const res = items[i].resource;
       const wire = '@type' in res ? null : (res as { readonly type_url: string; readonly value: Uint8Array });
+      if (wire && wire.type_url === typeUrl && wire.value instanceof Uint8Array && wire.value.length >= WIRE_REUSE_BYTES) {
+        // State of the World resends every named resource with each update: a big one whose bytes did not change
+        // (the 10,000-route table next to the small one that did) is not decoded, hashed or translated again.
+        wireKey = createHash('sha256').update(wire.value).digest('base64');
+        const same = this.byWire.get(typeUrl)?.get(wireKey);
+        const name = same?.entry.name;
+        if (same && name !== undefined && this.accepted.get(typeUrl)!.get(name) === same && (items[i].name === undefined || items[i].name === name)) {
+          const dup = seen.get(name);
+          if (dup !== undefined) {
+            errors.push({ path: p, message: `duplicate resource name "${name}" (also resources[${dup}])` });
+            failed.push({ name, raw: same.entry.raw });
+            return;
+          }
+          seen.set(name, i);
+          translated.push({ name, value: same.entry.value, raw: same.entry.raw as Canonical, deps: same.deps, hash: same.hash, version: same.entry.version, wireKey });
+          return;
+        }
+      }
       canonical = sliced && wire && wire.type_url === typeUrl && wire.value instanceof Uint8Array
         ? yield* decodeAnyInSlices(wire.type_url, wire.value, p, sliced)
         : toCanonical(res, p);
@@ -497,7 +524,7 @@ export class ConfigStore {
     // The accepted map may have changed while this item was sliced (garbage collection): look again.
     const same = this.accepted.get(typeUrl)!.get(name);
     if (same && same.hash === hash) {
-      translated.push({ name, value: same.entry.value, raw: same.entry.raw as Canonical, deps: same.deps, hash, version: same.entry.version });
+      translated.push({ name, value: same.entry.value, raw: same.entry.raw as Canonical, deps: same.deps, hash, version: same.entry.version, wireKey });
       return;
     }
     let res: ValidationResult<unknown>;
@@ -527,7 +554,7 @@ export class ConfigStore {
     // translated value belongs to its translator (readonly by contract; it may hold compiled objects such as RE2
     // instances, so it is not frozen here).
     const frozen = sliced ? yield* freezeInSlices(raw, sliced) : deepFreeze(raw);
-    translated.push({ name, value: res.value, raw: frozen, deps, hash, version });
+    translated.push({ name, value: res.value, raw: frozen, deps, hash, version, wireKey });
   }
 
   /** After every item was stepped: NACK with every error, or swap in the new accepted set and publish. */
@@ -555,10 +582,13 @@ export class ConfigStore {
       const old = prev.get(tr.name);
       if (old && old.hash === tr.hash) {
         next.set(tr.name, old);
+        if (tr.wireKey !== null && old.wireKey !== tr.wireKey) this.indexWire(typeUrl, old, tr.wireKey);
         continue;
       }
       const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
-      next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [] });
+      const stored: Stored = { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [], wireKey: null };
+      next.set(tr.name, stored);
+      if (tr.wireKey !== null) this.indexWire(typeUrl, stored, tr.wireKey);
       (old ? changed : added).push(tr.name);
     }
     for (const name of removed) {
@@ -566,7 +596,12 @@ export class ConfigStore {
       if (!PARENT_TYPES.has(typeUrl)) missing.add(name);
     }
     if (mode === 'replace') for (const n of prev.keys()) if (!next.has(n)) gone.push(n);
-    for (const [n, s] of prev) if (next.get(n) !== s) this.clearWarm(s);
+    for (const [n, s] of prev) {
+      if (next.get(n) !== s) {
+        this.clearWarm(s);
+        this.unindexWire(typeUrl, s);
+      }
+    }
     const touched = added.length + changed.length + gone.length > 0;
     if (touched) {
       this.accepted.set(typeUrl, next);
@@ -617,6 +652,21 @@ export class ConfigStore {
     });
     this.log.warn({ type: short, version: meta.version, errors }, message);
     return { accepted: false, errors, message };
+  }
+
+  private indexWire(t: XdsTypeUrl, s: Stored, key: string): void {
+    this.unindexWire(t, s);
+    let m = this.byWire.get(t);
+    if (!m) this.byWire.set(t, (m = new Map()));
+    s.wireKey = key;
+    m.set(key, s);
+  }
+
+  private unindexWire(t: XdsTypeUrl, s: Stored): void {
+    if (s.wireKey === null) return;
+    const m = this.byWire.get(t);
+    if (m?.get(s.wireKey) === s) m.delete(s.wireKey);
+    s.wireKey = null;
   }
 
   private clearWarm(s: Stored): void {
@@ -757,6 +807,7 @@ export class ConfigStore {
       for (const [n, s] of [...acc]) {
         if (!want.has(n) && !s.entry.isStatic) {
           acc.delete(n);
+          this.unindexWire(t, s);
           dropped = true;
         }
       }

@@ -87,3 +87,30 @@ test('an invalid route deep inside a 2,000-route table: chunked NACK with the sy
   assert.equal(published.length, nPublished);
   assert.equal(a.resourceVersions(TypeUrl.RouteConfiguration).big, '1', 'the last good version is kept');
 });
+
+test('State of the World resending the unchanged big table next to a changed small one does not decode it again', async () => {
+  let named = 0;
+  const counting = { ...routeConfigurationResourceType, name: (r: Record<string, unknown>) => (named++, routeConfigurationResourceType.name(r)) };
+  const registry = testRegistry();
+  registry.set(TypeUrl.RouteConfiguration, counting);
+  const store = new ConfigStore({ registry, ctx: { node }, warmingTimeoutMs: 0 });
+  store.applySotw(TypeUrl.Listener, [listenerRes('l', 1, 'big'), listenerRes('m', 2, 'small')], { source: 'ads-sotw', version: '1' });
+  const big = wire(bigRouteConfig());
+  const small = (tag: string) => wire({ name: 'small', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: tag } }] }] });
+  assert.equal((await store.applySotwAsync(TypeUrl.RouteConfiguration, [big, small('a')], { source: 'ads-sotw', version: '1' })).accepted, true);
+  const first = store.current().routes.get('big')!;
+  assert.equal(named, 2);
+  assert.equal((await store.applySotwAsync(TypeUrl.RouteConfiguration, [big, small('b')], { source: 'ads-sotw', version: '2' })).accepted, true);
+  assert.equal(named, 3, 'only the small table was decoded again');
+  assert.equal(store.current().routes.get('big'), first, 'the big table is the same accepted entry');
+  assert.equal((store.current().routes.get('small')!.value as RouteConfig).virtualHosts[0].routes[0].action.kind, 'route');
+  // The same bytes under a second name in one response are still a duplicate-free, checked update.
+  const r = await store.applySotwAsync(TypeUrl.RouteConfiguration, [big, big], { source: 'ads-sotw', version: '3' });
+  assert.equal(r.accepted, false);
+  if (!r.accepted) assert.match(r.errors[0].message, /duplicate resource name "big"/);
+  // A changed big table is decoded and translated again.
+  const cfg = bigRouteConfig();
+  (cfg.virtual_hosts as Record<string, unknown>[])[3].name = 'renamed';
+  assert.equal((await store.applySotwAsync(TypeUrl.RouteConfiguration, [wire(cfg), small('b')], { source: 'ads-sotw', version: '4' })).accepted, true);
+  assert.equal((store.current().routes.get('big')!.value as RouteConfig).virtualHosts[3].name, 'renamed');
+});
