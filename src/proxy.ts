@@ -34,6 +34,7 @@ import type { AdminDeps, DrainOptions, ListenerInfo, MetricsView } from './admin
 import { StatusServer, statusPortFrom } from './admin/status-server.js';
 import { Metrics, createCoreMetrics, SERVER_STATE_VALUE } from './observability/metrics.js';
 import { explainRequest } from './admin/explain.js';
+import { mergeClustersJson, mergeClustersText } from './admin/clusters-merge.js';
 import { DataPathObserver } from './observability/access-log/data-path-observer.js';
 import type { DataPlane } from './process/worker-runtime.js';
 import { WorkerRuntime } from './process/worker-runtime.js';
@@ -470,8 +471,9 @@ export async function startProxy(o: RunOptions): Promise<Proxy | void> {
     firstStartTime: () => hot.firstStartTime(o.startTime),
     hotRestartVersion: () => hot.version,
     listeners: listenerInfo,
-    clustersText: () => (dp ? dp.clustersText() : pool!.askOne({ q: 'clusters', format: 'text' }) as Promise<string>),
-    clustersJson: () => (dp ? dp.clustersJson() : pool!.askOne({ q: 'clusters', format: 'json' })),
+    // Every worker counts its own traffic: /clusters sums their per-host counters (clusters-merge.ts).
+    clustersText: () => (dp ? dp.clustersText() : pool!.askAll({ q: 'clusters', format: 'text' }).then((a) => mergeClustersText(a as string[]))),
+    clustersJson: () => (dp ? dp.clustersJson() : pool!.askAll({ q: 'clusters', format: 'json' }).then(mergeClustersJson)),
     xdsHistory: () => history.toJSON(),
     explain: (q) => (dp ? dp.explain(q) : pool!.askOne({ q: 'explain', query: q.toString() })),
     workers: async () => {

@@ -83,7 +83,7 @@ export interface AdminDeps {
   /** Envoy's hot restart version string ('disabled' when this process cannot hot restart); default 'disabled'. */
   hotRestartVersion?(): string;
   listeners(): MaybeAsync<readonly ListenerInfo[]>;
-  /** `/clusters` (text) and `/clusters?format=json` — written by the cluster manager (a worker's, with workers). */
+  /** `/clusters` (text) and `/clusters?format=json` — written by the cluster manager (with workers: every worker's, merged). */
   clustersText(): MaybeAsync<string>;
   clustersJson(): unknown;
   /** `/debug/xds`: xDS update history; absent → 404. */

@@ -128,7 +128,7 @@ export class WorkerPool {
     return answers.map((a) => (a.status === 'fulfilled' ? a.value : undefined));
   }
 
-  /** Asks the first running worker (admin views that are the same in every worker: clusters, explain). */
+  /** Asks the first running worker (admin views that are the same in every worker: explain; /clusters asks all). */
   askOne(query: WorkerQuery, timeoutMs = 5000): Promise<unknown> {
     const s = this.slots.find((x) => x.state === 'running');
     if (!s) return Promise.reject(new Error('no worker is running'));
