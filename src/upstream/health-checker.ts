@@ -13,6 +13,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { HealthCheckConfig, UpstreamTlsConfig } from '../config/cluster.js';
 import type { UpstreamHost } from './upstream-host.js';
+import { tlsConnectOptions } from './transport/tls-options.js';
 import type { TimerSource, UpstreamLogger } from './timer-source.js';
 
 export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly immediate?: boolean };
@@ -121,12 +122,17 @@ export function decodeGrpcHealthStatus(frame: Buffer): number {
   return -1;
 }
 
-function tlsConnectOptions(t: UpstreamTlsConfig, host: string): tls.ConnectionOptions {
-  const o: tls.ConnectionOptions = { servername: t.sni || (net.isIP(host) ? undefined : host), rejectUnauthorized: t.trustedCa !== null };
-  if (t.trustedCa) o.ca = t.trustedCa;
-  if (t.certificateChain) o.cert = t.certificateChain;
-  if (t.privateKey) o.key = t.privateKey;
-  if (t.alpn.length) o.ALPNProtocols = [...t.alpn];
+/**
+ * TLS options of a check connection: the cluster's transport socket as the data path uses it (CA chain, then SAN
+ * matchers, no hostname check — transport/tls-options.ts). SNI only when configured: '' keeps node's https agent
+ * from taking the check's Host header (the cluster name by default) as the server name.
+ */
+function checkTlsOptions(t: UpstreamTlsConfig): tls.ConnectionOptions {
+  const o = tlsConnectOptions({
+    sni: t.sni, alpn: t.alpn, ca: t.trustedCa, sanMatchers: t.sanMatchers, certChain: t.certificateChain, privateKey: t.privateKey,
+    minVersion: t.minVersion, maxVersion: t.maxVersion,
+  });
+  o.servername = t.sni || '';
   return o;
 }
 
@@ -291,7 +297,7 @@ export class HealthChecker {
     const port = host.healthCheckPort;
     const pipe = host.pipe;
     const sock: net.Socket = t
-      ? tls.connect({ ...(pipe ? { path: pipe } : { host: address, port }), ...tlsConnectOptions(t, address) })
+      ? tls.connect({ ...(pipe ? { path: pipe } : { host: address, port }), ...checkTlsOptions(t) })
       : pipe ? net.connect({ path: pipe }) : net.connect({ host: address, port });
     s.connects++;
     const c: TcpConn = { sock, connected: false, buf: Buffer.alloc(0), waiter: null };
@@ -402,7 +408,7 @@ export class HealthChecker {
     const t = this.deps.tls;
     const agent = reuse ? this.sessionAgent(s) : false;
     const base = { method: k.method, path: k.path, headers, agent, ...(host.pipe ? { socketPath: host.pipe } : { host: host.address, port: host.healthCheckPort }) };
-    const req = t ? https.request({ ...base, ...tlsConnectOptions(t, host.address) } as https.RequestOptions) : http.request(base);
+    const req = t ? https.request({ ...base, ...checkTlsOptions(t) } as https.RequestOptions) : http.request(base);
     req.on('socket', (sock) => {
       // A socket the agent hands out again has already been counted.
       if (!(req as http.ClientRequest & { reusedSocket?: boolean }).reusedSocket) s.connects++;
@@ -433,7 +439,7 @@ export class HealthChecker {
     const t = this.deps.tls;
     const scheme = t ? 'https' : 'http';
     const addr = host.address.includes(':') ? `[${host.address}]` : host.address;
-    const session = http2.connect(`${scheme}://${addr}:${host.healthCheckPort}`, t ? { ...tlsConnectOptions(t, host.address), ALPNProtocols: ['h2'] } : {});
+    const session = http2.connect(`${scheme}://${addr}:${host.healthCheckPort}`, t ? { ...checkTlsOptions(t), ALPNProtocols: ['h2'] } : {});
     s.connects++;
     const forget = (): void => {
       if (s.h2 === session) s.h2 = null;

@@ -1,11 +1,13 @@
 // Integration tests for health-check connection reuse (Envoy reuse_connection, default true) against real servers on
 // 127.0.0.1 that count the connections they accept: HTTP/1.1 keep-alive, HTTP/2 (codec HTTP2), gRPC and TCP checks
 // keep one connection per host session; reuse_connection: false and connect-only TCP checks open one per check; a
-// connection the backend closed, or one a timed-out check left behind, is replaced and the next check passes.
+// connection the backend closed, or one a timed-out check left behind, is replaced and the next check passes; TLS
+// checks keep their TLS connection too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { HealthChecker, type HealthCheckerDeps } from '../../src/upstream/health-checker.js';
@@ -14,6 +16,8 @@ import { realTimers } from '../../src/upstream/timer-source.js';
 import { translateCluster } from '../../src/xds/resource-types/cluster.js';
 import { jsonToCanonical } from '../../src/xds/proto-json.js';
 import { Issues } from '../../src/common/validation.js';
+import type { UpstreamTlsConfig } from '../../src/config/cluster.js';
+import { makeCerts } from '../support/certs.js';
 
 interface Probe {
   readonly checker: HealthChecker;
@@ -23,7 +27,7 @@ interface Probe {
 }
 
 /** A checker for one host on 127.0.0.1:port, built from an Envoy HealthCheck (interval 50 ms unless overridden). */
-function probe(port: number, hc: Record<string, unknown>): Probe {
+function probe(port: number, hc: Record<string, unknown>, tls: UpstreamTlsConfig | null = null): Probe {
   const issues = new Issues();
   const cfg = translateCluster(jsonToCanonical('envoy.config.cluster.v3.Cluster', {
     name: 'svc', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } },
@@ -35,7 +39,7 @@ function probe(port: number, hc: Record<string, unknown>): Probe {
   // Failures are seen through the log (always_log_health_check_failures; the healthy → unhealthy edge logs too).
   const logger = { info() {}, warn: (o: object) => void ((o as { reason?: string }).reason !== undefined && results.push(false)) };
   const deps: HealthCheckerDeps = {
-    clusterName: 'svc', timers: realTimers, logger, random: () => 0, tls: null, hasTraffic: () => true,
+    clusterName: 'svc', timers: realTimers, logger, random: () => 0, tls, hasTraffic: () => true,
     onChange: () => {}, onSuccess: () => results.push(true),
   };
   const checker = new HealthChecker(cfg.healthChecks[0], deps);
@@ -286,5 +290,41 @@ test('TCP checks with a receive payload keep one connection; reuse_connection: f
     f.checker.stop();
     c.checker.stop();
     await b2.close();
+  }
+});
+
+test('HTTP/1.1 over TLS: one TLS connection (one handshake) across checks', async () => {
+  const certs = await makeCerts(['127.0.0.1']);
+  const leaf = certs.certFor('127.0.0.1');
+  const stats = { handshakes: 0, requests: 0 };
+  const server = https.createServer({ cert: leaf.cert, key: leaf.key }, (_q, r) => {
+    stats.requests++;
+    r.end('ok');
+  });
+  server.on('secureConnection', () => stats.handshakes++);
+  const port = await listen(server);
+  const tls: UpstreamTlsConfig = {
+    sni: '', alpn: [], trustedCa: certs.caPem, sanMatchers: [], certificateChain: null, privateKey: null,
+    minVersion: null, maxVersion: null, cipherSuites: [], allowRenegotiation: false, key: 'hc-test',
+  };
+  const p = probe(port, { http_health_check: { path: '/' } }, tls);
+  let bad: Probe | null = null;
+  try {
+    p.checker.start();
+    await until(() => stats.requests >= 5, '5 checks');
+    p.checker.stop();
+    assert.ok(p.results.every((r) => r), 'the backend certificate verifies against the CA (no hostname check against the Host header)');
+    assert.equal(stats.handshakes, 1, `one TLS connection for ${stats.requests} checks`);
+    // The cluster's SAN matchers apply to check connections as to the data path.
+    bad = probe(port, { http_health_check: { path: '/' } }, { ...tls, sanMatchers: [{ sanType: 'DNS', match: { kind: 'exact', value: 'other.example', ignoreCase: false } }] });
+    bad.checker.start();
+    await until(() => bad!.results.length >= 2, '2 checks with a SAN mismatch');
+    assert.ok(bad.results.every((r) => !r), 'a SAN mismatch fails the check');
+  } finally {
+    p.checker.stop();
+    bad?.checker.stop();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await certs.cleanup();
   }
 });
