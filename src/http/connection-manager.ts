@@ -622,6 +622,11 @@ export class HttpConnectionManager {
     s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
     // CONNECT is not configured: answer 403 instead of Node's silent close (security.md H30).
     s.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
+    // This server never listens (connections are handed over with emit('connection')), and node only starts its
+    // connection tracking — the connectionsCheckingInterval sweep that enforces headersTimeout (Envoy's
+    // request_headers_timeout) and requestTimeout with a 408 — on 'listening'. Without it a client trickling headers
+    // (slowloris) held its connection forever. destroy() closes the server to stop the sweep.
+    s.emit('listening');
     this.h1 = s;
     return s;
   }
@@ -1118,6 +1123,7 @@ export class HttpConnectionManager {
     }
     for (const s of this.sockets) s.destroy();
     this.h1?.closeAllConnections();
+    this.h1?.close();
     this.sockets.clear();
   }
 }
