@@ -2,7 +2,7 @@
 // x-forwarded-for / x-request-id rules, grpc-timeout parsing, retry conditions, shadow host naming.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyForwardingHeaders, escapedSlashes, isValidAuthority, normalizePath, stripHopByHop, stripPort } from '../../../src/http/request-headers.js';
+import { HOP_BY_HOP, applyForwardingHeaders, escapedSlashes, isValidAuthority, normalizePath, stripHopByHop, stripPort } from '../../../src/http/request-headers.js';
 import { parseGrpcTimeout, retriableFailure, retriableResponse, shadowHost } from '../../../src/http/router-filter.js';
 import { encodeGrpcMessage } from '../../../src/http/local-reply.js';
 import type { HttpConnectionManagerConfig } from '../../../src/config/http-connection-manager.js';
@@ -24,6 +24,20 @@ test('hop-by-hop headers and Connection-listed names are removed; te survives on
   const resp: HeaderMap = { 'transfer-encoding': 'chunked', te: 'trailers', 'content-type': 'a' };
   stripHopByHop(resp, false);
   assert.deepEqual(resp, { 'content-type': 'a' });
+});
+
+test('every hop-by-hop name goes, alone or together, in requests and responses; other headers stay', () => {
+  for (const isRequest of [true, false]) {
+    for (const name of HOP_BY_HOP) {
+      const h: HeaderMap = { 'x-keep': '1', [name]: 'v', 'content-type': 'a' };
+      stripHopByHop(h, isRequest);
+      assert.deepEqual(h, { 'x-keep': '1', 'content-type': 'a' }, `${name} (request ${isRequest})`);
+    }
+    const all: HeaderMap = { 'x-keep': '1' };
+    for (const name of HOP_BY_HOP) all[name] = 'v';
+    stripHopByHop(all, isRequest);
+    assert.deepEqual(all, { 'x-keep': '1' });
+  }
 });
 
 test('path normalisation: dot segments, unreserved escapes, merge slashes; query untouched', () => {
