@@ -179,7 +179,7 @@ function buildDataPlane(o: RunOptions, metrics: Metrics, inherited?: InheritedSo
       const want = new Map<string, ListenerConfig>();
       for (const [name, e] of snap.listeners) want.set(name, e.value);
       const results = await listeners.apply(want);
-      observer.apply(want.values(), knownClusters);
+      await observer.applyAsync(want.values(), knownClusters); // 10k clusters' series bound in ≤ 8 ms slices
       for (const r of results) if (!r.ok) log.error({ listener: r.name, error: r.error }, 'listener could not be applied');
     },
     listeners: () => listeners.status().map((s) => ({ name: s.name, address: s.address, port: s.boundPort, state: s.state, connections: s.connections })),

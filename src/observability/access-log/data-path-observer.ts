@@ -48,6 +48,16 @@ export class DataPathObserver {
 
   /** Binds stats and compiles access logs for the listeners now applied; `clusterNames` are the clusters now known. */
   apply(listeners: Iterable<ListenerConfig>, clusterNames: Iterable<string>): void {
+    this.stats.sync(this.applyListeners(listeners), clusterNames);
+  }
+
+  /** apply() for the xDS path: cluster stats are bound in ≤ 8 ms slices (StreamMetrics.syncAsync). */
+  applyAsync(listeners: Iterable<ListenerConfig>, clusterNames: Iterable<string>): Promise<void> {
+    return this.stats.syncAsync(this.applyListeners(listeners), clusterNames);
+  }
+
+  /** Access logs and Istio directions for the listeners; returns the HCM stat_prefixes to bind. */
+  private applyListeners(listeners: Iterable<ListenerConfig>): string[] {
     const prefixes: string[] = [];
     const dirs = new Map<string, TrafficDirection>();
     const next = new Map<string, AccessLogSet>();
@@ -79,8 +89,8 @@ export class DataPathObserver {
       }
     }
     this.byPrefix = next;
-    this.stats.sync(prefixes, clusterNames);
     this.istio?.sync(dirs);
+    return prefixes;
   }
 
   /** HttpDeps.onStreamEnd: access logs, Envoy stats and (Istio) standard metrics for one finished stream. */

@@ -133,3 +133,34 @@ test('stats_matcher inclusion_list keeps only matching stat names (prefix, suffi
   compileStatsMatcher({ stats_matcher: { inclusion_list: { patterns: [{ safe_regex: { regex: '(' } }] } } }, bad);
   assert.match(bad.allErrors()[0]?.path ?? '', /stats_config\.stats_matcher\.inclusion_list\.patterns\[0\]/);
 });
+
+test('syncAsync binds 3,000 clusters over several macrotasks (every series present at 0); a newer call supersedes it', async () => {
+  const metrics = new Metrics();
+  const m = new StreamMetrics(metrics, {});
+  const names = Array.from({ length: 3000 }, (_, i) => `c${i}`);
+  let turns = 0;
+  let counting = true;
+  const tick = (): void => {
+    if (!counting) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  await m.syncAsync(['ingress'], names, 1);
+  counting = false;
+  assert.ok(turns >= 2, `other work ran in between (${turns} turns)`);
+  const f = parsePrometheusText(await metrics.prometheusText());
+  for (const n of ['c0', 'c1500', 'c2999']) assert.equal(sampleValue(f, 'envoy_cluster_upstream_rq_total', { envoy_cluster_name: n }), 0, n);
+
+  // Superseded: the first call stops at a slice boundary, the second binds its own set; nothing of the first is lost.
+  const metrics2 = new Metrics();
+  const m2 = new StreamMetrics(metrics2, {});
+  const first = m2.syncAsync([], names, 0);
+  const second = m2.syncAsync([], ['only'], 0);
+  await Promise.all([first, second]);
+  m2.onStream(s({ upstreamCluster: 'late' })); // a stream of a cluster not bound yet binds it itself
+  const f2 = parsePrometheusText(await metrics2.prometheusText());
+  assert.equal(sampleValue(f2, 'envoy_cluster_upstream_rq_total', { envoy_cluster_name: 'only' }), 0);
+  assert.equal(sampleValue(f2, 'envoy_cluster_upstream_rq_total', { envoy_cluster_name: 'late' }), 1);
+  assert.equal(sampleValue(f2, 'envoy_cluster_upstream_rq_total', { envoy_cluster_name: 'c2999' }), undefined, 'the superseded call stopped early');
+});
