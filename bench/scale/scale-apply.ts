@@ -6,7 +6,7 @@
 // Usage: node dist/bench/scale/scale-apply.js [--clusters 10000] [--endpoints-per-cluster 10] [--routes 10000]
 //        [--updates 100] [--sotw] [--json FILE] [--loop-trace]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, openSync, readdirSync, statSync } from 'node:fs';
 import { createServer, request, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -214,12 +214,18 @@ export async function runScaleApply(o: ScaleOptions): Promise<ScaleResult> {
     const monitor = join(root, 'bench', 'scale', 'loop-monitor.js');
     const loop: { t: number; mono: number; maxMs: number; rssMb: number }[] = [];
     const prof = process.env.SCALE_CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.SCALE_CPU_PROF_DIR] : [];
+    // SCALE_NODE_FLAGS: extra node flags for the child (e.g. --trace-gc); SCALE_CHILD_STDOUT: a file for its stdout
+    // (where --trace-gc writes); SCALE_HEAPSNAPSHOT_DIR: a heap snapshot is written there once the apply has settled.
+    const nodeFlags = (process.env.SCALE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const snapDir = process.env.SCALE_HEAPSNAPSHOT_DIR;
+    if (snapDir) nodeFlags.push('--heapsnapshot-signal=SIGUSR2');
+    const outFd = process.env.SCALE_CHILD_STDOUT ? openSync(process.env.SCALE_CHILD_STDOUT, 'w') : 'ignore';
     child = spawn(process.execPath, [
-      ...prof,
+      ...prof, ...nodeFlags,
       '--import', pathToFileURL(monitor).href,
       '-e', `import(${JSON.stringify(pathToFileURL(main).href)}).then((m) => m.main(process.argv.slice(1)))`,
       '--', '-c', bootFile, '--log-level', 'warn',
-    ], { env: { ...process.env, MESHLET_LOOP_MONITOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { env: { ...process.env, MESHLET_LOOP_MONITOR: '1' }, stdio: ['ignore', outFd, 'pipe'], ...(snapDir ? { cwd: snapDir } : {}) });
     const proc = child;
     cleanup.push(() => proc.kill('SIGKILL'));
     let errBuf = '';
@@ -328,6 +334,19 @@ export async function runScaleApply(o: ScaleOptions): Promise<ScaleResult> {
     const loopWindowsOver50 = during.filter((l) => l.maxMs > 50).length;
     const loopWorst = [...during].sort((a, b) => b.maxMs - a.maxMs).slice(0, 5).map((l) => ({ atMs: l.t - wall0, maxMs: l.maxMs }));
     const rssAfterMb = rssMb(proc.pid!);
+    if (snapDir) {
+      // The live set after the apply: SIGUSR2 → node writes Heap.*.heapsnapshot into the child's cwd (snapDir).
+      const before = new Set(readdirSync(snapDir));
+      proc.kill('SIGUSR2');
+      await until('the heap snapshot', 120_000, async () => {
+        const f = readdirSync(snapDir).find((n) => !before.has(n) && n.endsWith('.heapsnapshot'));
+        if (f === undefined) return undefined;
+        const size = statSync(join(snapDir, f)).size;
+        await sleep(1000);
+        return size > 0 && statSync(join(snapDir, f)).size === size ? true : undefined;
+      });
+      process.stdout.write(`heap snapshot written to ${snapDir}\n`);
+    }
 
     // Push-to-effect: change the probe route table's marker N times (the big config stays loaded).
     const lat: number[] = [];

@@ -11,7 +11,7 @@ import { decodeAny, ProtoConversionError, type Canonical } from './proto-json.js
 import { ShortName, TypeUrl, type Dependencies, type ResourceType, type TranslateContext, type XdsTypeUrl } from './resource-type.js';
 import { XdsHistory, type HistoryHandle, type HistorySource } from './xds-history.js';
 import { unknownClusterErrors } from './resource-types/route-configuration.js';
-import { contentHash, contentHashInSlices, decodeAnyInSlices, deepFreeze, freezeInSlices, type Slices } from './resource-slices.js';
+import { contentHash, contentHashInSlices, decodeAnyInSlices, deepFreeze, freezeInSlices, runSlices, type Slices } from './resource-slices.js';
 import { isSlicedResourceType } from './sliced-resource-type.js';
 
 /** Minimal structured logger (pino's Logger fits). */
@@ -111,6 +111,9 @@ const CHUNK_MS = 8;
 const WIRE_REUSE_BYTES = 16 * 1024;
 
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The commit of a big update yields every this many resources (a power of two): ≈ 1 ms of map work each. */
+const COMMIT_SLICE = 512;
 
 /** One update being decoded/validated/translated, possibly over several event-loop turns. */
 interface UpdateJob {
@@ -390,7 +393,14 @@ export class ConfigStore {
     const job = this.startJob(typeUrl, items, removed, meta, mode, false);
     if (!('items' in job)) return job;
     while (!this.step(job, performance.now() + CHUNK_MS)) await yieldToLoop();
-    return this.finish(job);
+    const commit = this.finishSteps(job);
+    for (;;) {
+      const deadline = performance.now() + CHUNK_MS;
+      let r = commit.next();
+      while (!r.done && performance.now() <= deadline) r = commit.next();
+      if (r.done) return r.value;
+      await yieldToLoop();
+    }
   }
 
   private apply(
@@ -559,48 +569,49 @@ export class ConfigStore {
 
   /** After every item was stepped: NACK with every error, or swap in the new accepted set and publish. */
   private finish(job: UpdateJob): ApplyResult {
+    return runSlices(this.finishSteps(job));
+  }
+
+  /**
+   * The commit, as slices for the chunked path: the new accepted map is built aside (yielding every COMMIT_SLICE
+   * resources; nothing shared is touched), swapped in at once, then recompute brings active sets, wanted names, the
+   * RDS/EDS garbage collection and the published snapshot up to date, each part sliced and each reading the current
+   * state (another type's commit may run between two slices; it leaves a consistent state that the next part reads).
+   * The data path sees only snapshots, and a snapshot is built from whole swapped maps, so nothing half-applied is
+   * ever visible. Run to the end in one go by the synchronous path.
+   */
+  private *finishSteps(job: UpdateJob): Slices<ApplyResult> {
     const { typeUrl, removed, meta, mode, isStatic, receivedAt, stats, short, errors, failed, translated, validateMs } = job;
-    const prev = this.accepted.get(typeUrl)!;
+    let prev = this.accepted.get(typeUrl)!;
     for (const name of removed) {
       if (prev.get(name)?.entry.isStatic) errors.push({ path: 'removed_resources', message: `"${name}" is a static resource from the bootstrap and cannot be removed by xDS` });
     }
     if (errors.length > 0) return this.reject(typeUrl, meta, receivedAt, validateMs, errors, failed);
 
-    // ---- accepted: build the new accepted map for this type
+    // ---- accepted: build the new accepted map for this type, aside
     const t1 = performance.now();
-    const next = new Map<string, Stored>();
-    const added: string[] = [];
-    const changed: string[] = [];
-    const gone: string[] = [];
-    if (mode === 'merge') for (const [n, s] of prev) next.set(n, s);
-    else for (const [n, s] of prev) if (s.entry.isStatic) next.set(n, s);
-    const missing = this.missing.get(typeUrl)!;
+    let applyMs = 0;
     const nowMs = this.now();
+    let built = yield* this.buildAccepted(typeUrl, prev, translated, removed, mode, isStatic, nowMs);
+    if (this.accepted.get(typeUrl) !== prev || this.mut(typeUrl) !== built.mut) {
+      // The accepted map changed while it was being built (RDS/EDS garbage collection): build it again, in one go.
+      prev = this.accepted.get(typeUrl)!;
+      built = runSlices(this.buildAccepted(typeUrl, prev, translated, removed, mode, isStatic, nowMs));
+    }
+    const { next, added, changed, gone, replaced } = built;
+    // ---- the swap (one turn)
+    const missing = this.missing.get(typeUrl)!;
     let missingChanged = false;
+    if (missing.size > 0) for (const tr of translated) if (missing.delete(tr.name)) missingChanged = true;
     for (const tr of translated) {
-      if (missing.delete(tr.name)) missingChanged = true;
-      const old = prev.get(tr.name);
-      if (old && old.hash === tr.hash) {
-        next.set(tr.name, old);
-        if (tr.wireKey !== null && old.wireKey !== tr.wireKey) this.indexWire(typeUrl, old, tr.wireKey);
-        continue;
-      }
-      const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
-      const stored: Stored = { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [], wireKey: null };
-      next.set(tr.name, stored);
-      if (tr.wireKey !== null) this.indexWire(typeUrl, stored, tr.wireKey);
-      (old ? changed : added).push(tr.name);
+      if (tr.wireKey === null) continue;
+      const s = next.get(tr.name);
+      if (s && s.wireKey !== tr.wireKey) this.indexWire(typeUrl, s, tr.wireKey);
     }
-    for (const name of removed) {
-      if (next.delete(name)) gone.push(name);
-      if (!PARENT_TYPES.has(typeUrl)) missing.add(name);
-    }
-    if (mode === 'replace') for (const n of prev.keys()) if (!next.has(n)) gone.push(n);
-    for (const [n, s] of prev) {
-      if (next.get(n) !== s) {
-        this.clearWarm(s);
-        this.unindexWire(typeUrl, s);
-      }
+    for (const name of removed) if (!PARENT_TYPES.has(typeUrl)) missing.add(name);
+    for (const s of replaced) {
+      this.clearWarm(s);
+      this.unindexWire(typeUrl, s);
     }
     const touched = added.length + changed.length + gone.length > 0;
     if (touched) {
@@ -621,14 +632,22 @@ export class ConfigStore {
       time: receivedAt, typeUrl, source: meta.source, version: meta.version, nonce: meta.nonce ?? '',
       added, changed, removed: gone, accepted: true, errors: [], validateMs, applyMs: 0, pushToEffectMs: null, warming: false,
     });
-    const published = touched || missingChanged || removed.length > 0 ? this.recompute(null) : false;
-    const applyMs = performance.now() - t1;
+    applyMs += performance.now() - t1;
+    let published = false;
+    if (touched || missingChanged || removed.length > 0) {
+      const generation = this.snapshot.generation;
+      const t2 = performance.now();
+      yield;
+      published = (yield* this.recomputeSteps()) || this.snapshot.generation !== generation;
+      applyMs += performance.now() - t2;
+    }
     if (touched) {
       const act = this.active.get(typeUrl)!;
+      const acc = this.accepted.get(typeUrl)!;
       const stillWarming: Stored[] = [];
       if (PARENT_TYPES.has(typeUrl)) {
-        for (const n of added) if (act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
-        for (const n of changed) if (act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
+        for (const n of added) if (acc.get(n) === next.get(n) && act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
+        for (const n of changed) if (acc.get(n) === next.get(n) && act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
       }
       if (stillWarming.length > 0) {
         for (const s of stillWarming) s.pendingEffects.push(handle);
@@ -638,6 +657,50 @@ export class ConfigStore {
     handle.update({ applyMs });
     this.log.debug({ type: short, version: meta.version, added: added.length, changed: changed.length, removed: gone.length }, 'xds update accepted');
     return { accepted: true };
+  }
+
+  /** The next accepted map for a type (prev + translated − removed), with what changed; touches no shared state. */
+  private *buildAccepted(
+    typeUrl: XdsTypeUrl,
+    prev: Map<string, Stored>,
+    translated: UpdateJob['translated'],
+    removed: readonly string[],
+    mode: 'replace' | 'merge',
+    isStatic: boolean,
+    nowMs: number,
+  ): Slices<{ next: Map<string, Stored>; added: string[]; changed: string[]; gone: string[]; replaced: Stored[]; mut: number }> {
+    const mut = this.mut(typeUrl);
+    let next: Map<string, Stored>;
+    if (mode === 'merge') next = new Map(prev);
+    else {
+      next = new Map();
+      for (const [n, s] of prev) if (s.entry.isStatic) next.set(n, s);
+    }
+    const added: string[] = [];
+    const changed: string[] = [];
+    const gone: string[] = [];
+    for (let i = 0; i < translated.length; i++) {
+      if ((i & (COMMIT_SLICE - 1)) === COMMIT_SLICE - 1) yield;
+      const tr = translated[i];
+      const old = prev.get(tr.name);
+      if (old && old.hash === tr.hash) {
+        next.set(tr.name, old);
+        continue;
+      }
+      const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
+      next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [], wireKey: null });
+      (old ? changed : added).push(tr.name);
+    }
+    for (const name of removed) if (next.delete(name)) gone.push(name);
+    if (mode === 'replace') for (const n of prev.keys()) if (!next.has(n)) gone.push(n);
+    yield;
+    const replaced: Stored[] = [];
+    let k = 0;
+    for (const [n, s] of prev) {
+      if ((++k & (COMMIT_SLICE * 4 - 1)) === 0) yield;
+      if (next.get(n) !== s) replaced.push(s);
+    }
+    return { next, added, changed, gone, replaced, mut };
   }
 
   private reject(typeUrl: XdsTypeUrl, meta: UpdateMeta, receivedAt: number, validateMs: number, errors: FieldError[], failed: RejectedUpdate['failed']): ApplyResult {
@@ -683,8 +746,8 @@ export class ConfigStore {
 
   /** Starts s's warming deadline (initial_fetch_timeout). One timer for all of them: 10,000 clusters arriving before
    *  their EDS no longer arm (and then clear) 10,000 timers. */
-  private armWarm(s: Stored, t: XdsTypeUrl, name: string): void {
-    s.warmDeadline = performance.now() + this.warmingTimeoutMs;
+  private armWarm(s: Stored, t: XdsTypeUrl, name: string, now = performance.now()): void {
+    s.warmDeadline = now + this.warmingTimeoutMs;
     this.warmingSet.add(s);
     this.warmNames.set(s, [t, name]);
     this.scheduleWarmTimer(s.warmDeadline);
@@ -741,32 +804,58 @@ export class ConfigStore {
 
   /** Moves warmed resources to active, garbage-collects unreferenced RDS/EDS, publishes on change. */
   private recompute(_reason: null): boolean {
+    return runSlices(this.recomputeSteps());
+  }
+
+  /**
+   * recompute as slices (yields every COMMIT_SLICE resources and between its parts). Every part brings one piece of
+   * derived state up to date with the state it reads when it runs, so a commit of another type between two slices
+   * (which runs its own recompute) leaves nothing for this one to undo; a parent type's accepted map that is swapped
+   * while it is walked is walked again.
+   */
+  private *recomputeSteps(): Slices<boolean> {
     let activeChanged = false;
     const effects: HistoryHandle[] = [];
     // Clusters first, then listeners (the order the data path wants them added in).
     for (const t of [TypeUrl.Cluster, TypeUrl.Listener] as const) {
-      const acc = this.accepted.get(t)!;
-      const act = this.active.get(t)!;
       let changedHere = false;
-      if (act.size > acc.size || this.mut(t) !== this.activeCheckedAt.get(t)) {
-        for (const name of [...act.keys()]) {
-          if (!acc.has(name)) {
-            act.delete(name);
-            changedHere = true;
+      walk: for (;;) {
+        const acc = this.accepted.get(t)!;
+        const act = this.active.get(t)!;
+        const mut = this.mut(t);
+        if (act.size > acc.size || mut !== this.activeCheckedAt.get(t)) {
+          for (const name of [...act.keys()]) {
+            if (!acc.has(name)) {
+              act.delete(name);
+              changedHere = true;
+              this.bump(t);
+            }
           }
         }
-      }
-      for (const [name, s] of acc) {
-        if (act.get(name) === s) continue;
-        if (s.warmTimedOut || this.depsReady(s)) {
-          this.clearWarm(s);
-          act.set(name, s);
-          changedHere = true;
-          for (const h of s.pendingEffects) effects.push(h);
-          s.pendingEffects = [];
-        } else if (s.warmDeadline === 0 && this.warmingTimeoutMs > 0 && !this.closed) {
-          this.armWarm(s, t, name);
+        let k = 0;
+        let now = 0;
+        for (const [name, s] of acc) {
+          if ((++k & (COMMIT_SLICE - 1)) === 0) {
+            yield;
+            // Swapped by a commit of this type while walked: walk the new map (what was set stays valid: a
+            // later recompute of that commit has run and the remaining walk sees its state).
+            if (this.accepted.get(t) !== acc) continue walk;
+          }
+          if (act.get(name) === s) continue;
+          if (s.warmTimedOut || this.depsReady(s)) {
+            this.clearWarm(s);
+            act.set(name, s);
+            // Counted at once, not after the walk: a snapshot map built aside meanwhile must see it is stale.
+            this.bump(t);
+            changedHere = true;
+            for (const h of s.pendingEffects) effects.push(h);
+            s.pendingEffects = [];
+          } else if (s.warmDeadline === 0 && this.warmingTimeoutMs > 0 && !this.closed) {
+            if (now === 0) now = performance.now();
+            this.armWarm(s, t, name, now);
+          }
         }
+        break;
       }
       if (changedHere) {
         this.bump(t);
@@ -778,33 +867,46 @@ export class ConfigStore {
     const parentsKey = `${this.mut(TypeUrl.Listener)}/${this.mut(TypeUrl.Cluster)}`;
     let wantChanged = false;
     if (parentsKey !== this.wantedComputedFor) {
-      this.wantedComputedFor = parentsKey;
+      yield;
       const wantR = new Set<string>();
       const wantE = new Set<string>();
+      let k = 0;
+      let stale = false;
+      const key = (): string => `${this.mut(TypeUrl.Listener)}/${this.mut(TypeUrl.Cluster)}`;
+      const at = key();
       for (const t of [TypeUrl.Listener, TypeUrl.Cluster] as const) {
         for (const m of [this.accepted.get(t)!, this.active.get(t)!]) {
           for (const s of m.values()) {
+            if ((++k & (COMMIT_SLICE * 2 - 1)) === 0) {
+              yield;
+              if (key() !== at) stale = true;
+            }
             const d = s.deps;
             if (d.routeConfigs) for (const r of d.routeConfigs) wantR.add(r);
             if (d.endpoints) for (const e of d.endpoints) wantE.add(e);
           }
         }
       }
-      for (const [t, want] of [[TypeUrl.RouteConfiguration, wantR], [TypeUrl.ClusterLoadAssignment, wantE]] as const) {
-        if (!sameSet(this.wanted.get(t)!, want)) {
-          this.wanted.set(t, want);
-          wantChanged = true;
-          this.pendingWantedNotify.add(t);
+      // A parent set changed while the names were gathered: the commit that changed it recomputed them already.
+      if (!stale && key() === at && this.wantedComputedFor !== at) {
+        this.wantedComputedFor = at;
+        for (const [t, want] of [[TypeUrl.RouteConfiguration, wantR], [TypeUrl.ClusterLoadAssignment, wantE]] as const) {
+          if (!sameSet(this.wanted.get(t)!, want)) {
+            this.wanted.set(t, want);
+            wantChanged = true;
+            this.pendingWantedNotify.add(t);
+          }
         }
       }
     }
     // Unreferenced RDS/EDS are dropped (Envoy deletes them implicitly), static ones kept.
     for (const t of [TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment] as const) {
       if (!wantChanged && this.gcCheckedAt.get(t) === this.mut(t)) continue;
+      yield;
       const want = this.wanted.get(t)!;
       const acc = this.accepted.get(t)!;
       let dropped = false;
-      for (const [n, s] of [...acc]) {
+      for (const [n, s] of acc) {
         if (!want.has(n) && !s.entry.isStatic) {
           acc.delete(n);
           this.unindexWire(t, s);
@@ -827,7 +929,7 @@ export class ConfigStore {
         }
       }
     }
-    const published = this.publish();
+    const published = yield* this.publishSteps();
     if (published) {
       const at = this.now();
       for (const h of effects) h.effect(at);
@@ -835,13 +937,49 @@ export class ConfigStore {
     return published || activeChanged;
   }
 
-  private publish(): boolean {
+  /**
+   * Publishes a snapshot if a published set changed. The maps of changed types are built aside in slices; the swap is
+   * one step, and a type changed while its map was built is built again in that step.
+   */
+  private *publishSteps(): Slices<boolean> {
+    const sources = (): [XdsTypeUrl, Map<string, Stored>][] => [
+      [TypeUrl.Listener, this.active.get(TypeUrl.Listener)!],
+      [TypeUrl.Cluster, this.active.get(TypeUrl.Cluster)!],
+      [TypeUrl.RouteConfiguration, this.accepted.get(TypeUrl.RouteConfiguration)!],
+      [TypeUrl.ClusterLoadAssignment, this.accepted.get(TypeUrl.ClusterLoadAssignment)!],
+    ];
+    // Built aside: per type, the entries map and the mutation count it was built at.
+    const built = new Map<XdsTypeUrl, { map: ReadonlyMap<string, ResourceEntry<any>>; mut: number; src: Map<string, Stored> }>();
+    for (const [t, m] of sources()) {
+      if (this.publishedAt.get(t) === this.mut(t) || m.size < COMMIT_SLICE) continue;
+      const mut = this.mut(t);
+      const out = new Map<string, ResourceEntry<any>>();
+      let k = 0;
+      let stale = false;
+      for (const [n, s] of m) {
+        if ((++k & (COMMIT_SLICE * 2 - 1)) === 0) {
+          yield;
+          if (this.mut(t) !== mut) {
+            stale = true;
+            break;
+          }
+        }
+        out.set(n, s.entry);
+      }
+      if (!stale) built.set(t, { map: out, mut, src: m });
+    }
+    yield;
+    return this.publish(built);
+  }
+
+  private publish(built?: ReadonlyMap<XdsTypeUrl, { map: ReadonlyMap<string, ResourceEntry<any>>; mut: number; src: Map<string, Stored> }>): boolean {
     const cur = this.snapshot;
     // Only the maps of types whose published set changed are rebuilt; the others are shared with the last snapshot.
     const pick = (t: XdsTypeUrl, m: Map<string, Stored>, old: ReadonlyMap<string, ResourceEntry<any>>): ReadonlyMap<string, ResourceEntry<any>> => {
       if (this.publishedAt.get(t) === this.mut(t)) return old;
       this.publishedAt.set(t, this.mut(t));
-      const fresh = entriesOf(m);
+      const b = built?.get(t);
+      const fresh = b && b.mut === this.mut(t) && b.src === m ? b.map : entriesOf(m);
       return sameEntries(old, fresh) ? old : fresh;
     };
     const listeners = pick(TypeUrl.Listener, this.active.get(TypeUrl.Listener)!, cur.listeners);
