@@ -126,3 +126,24 @@ test('a CDS commit and an EDS commit interleaved slice by slice end in the state
   a.close();
   b.close();
 });
+
+test('wire resources are compared by their bytes: the same bytes again change nothing, one changed resource is the only change', async () => {
+  const a = mk();
+  assert.equal((await a.applyDeltaAsync(TypeUrl.Cluster, clusters(N), [], delta('1'))).accepted, true);
+  assert.equal((await a.applyDeltaAsync(TypeUrl.ClusterLoadAssignment, endpoints(N), [], delta('1'))).accepted, true);
+  const before = a.current();
+  const seen: ConfigSnapshot[] = [];
+  a.subscribe((s) => seen.push(s));
+  assert.equal((await a.applyDeltaAsync(TypeUrl.ClusterLoadAssignment, endpoints(N), [], delta('2'))).accepted, true);
+  assert.equal(seen.length, 0, 'identical bytes: nothing published');
+  assert.equal(a.current(), before);
+  const next = endpoints(N);
+  next[17] = { name: 'c17', version: '3', resource: encodeAny(endpointsRes('c17', [5, 6])) };
+  assert.equal((await a.applyDeltaAsync(TypeUrl.ClusterLoadAssignment, next, [], delta('3'))).accepted, true);
+  assert.equal(seen.length, 1);
+  const h = a.history.entries(TypeUrl.ClusterLoadAssignment).at(-1)!;
+  assert.deepEqual(h.changed, ['c17']);
+  assert.notEqual(a.current().endpoints.get('c17'), before.endpoints.get('c17'));
+  assert.equal(a.current().endpoints.get('c18'), before.endpoints.get('c18'));
+  a.close();
+});
