@@ -195,14 +195,28 @@ export class H1Downstream implements Downstream {
 const NO_ERROR = 0;
 const H2_FORBIDDEN_RESPONSE = new Set(['transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade']);
 
+const kH2Downstream = Symbol('meshlet.h2Downstream');
+type TaggedH2Stream = ServerHttp2Stream & { [kH2Downstream]?: H2Downstream };
+
+/** RST from the client or a session error: handled by 'close'. */
+function ignoreStreamError(): void { /* see 'close' */ }
+
+/** Shared 'close' listener (no closures per stream): the stream carries its downstream under a symbol. */
+function onH2StreamClose(this: TaggedH2Stream): void {
+  this[kH2Downstream]?.closed();
+}
+
 export class H2Downstream implements Downstream {
   readonly protocol = 'HTTP/2' as const;
   aborted = false;
   private pendingTrailers: HeaderMap | null = null;
   private wantTrailers = false;
   private trailersReady = false;
+  /** onDone/onAbort callbacks in registration order (as the 'close' listeners they replace ran); abort ones carry true. */
+  private closeCbs: (() => void)[] | null = null;
+  private closeIsAbort: boolean[] | null = null;
   constructor(private readonly stream: ServerHttp2Stream, readonly body: Readable | null) {
-    stream.on('error', () => { /* RST from client or session error: handled by close */ });
+    stream.on('error', ignoreStreamError);
   }
 
   get headersSent(): boolean {
@@ -274,19 +288,44 @@ export class H2Downstream implements Downstream {
   }
 
   onAbort(cb: () => void): void {
-    this.stream.once('close', () => {
+    this.onClose(cb, true);
+  }
+
+  onDone(cb: () => void): void {
+    this.onClose(cb, false);
+  }
+
+  private onClose(cb: () => void, abort: boolean): void {
+    if (this.closeCbs === null) {
+      this.closeCbs = [];
+      this.closeIsAbort = [];
+      (this.stream as TaggedH2Stream)[kH2Downstream] = this;
+      this.stream.once('close', onH2StreamClose);
+    }
+    this.closeCbs.push(cb);
+    this.closeIsAbort!.push(abort);
+  }
+
+  /** @internal the stream closed: done callbacks always, abort callbacks when it did not complete. */
+  closed(): void {
+    const cbs = this.closeCbs;
+    const isAbort = this.closeIsAbort;
+    if (cbs === null || isAbort === null) return;
+    this.closeCbs = null;
+    this.closeIsAbort = null;
+    for (let i = 0; i < cbs.length; i++) {
+      if (!isAbort[i]) {
+        cbs[i]();
+        continue;
+      }
       // A peer RST_STREAM makes node end our writable side before 'close' (writableFinished is then true), so the
       // stream's reset code tells an abort apart from a completed exchange.
       const s = this.stream;
       if (!s.writableFinished || s.aborted || (s.rstCode !== undefined && s.rstCode !== NO_ERROR)) {
         this.aborted = true;
-        cb();
+        cbs[i]();
       }
-    });
-  }
-
-  onDone(cb: () => void): void {
-    this.stream.once('close', cb);
+    }
   }
 
   closeConnectionAfter(): void {
