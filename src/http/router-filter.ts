@@ -70,14 +70,34 @@ export function retriableResponse(p: RetryPolicy, status: number, headers: Heade
   return false;
 }
 
-/** Whether an upstream failure (or per-try timeout, kind 'timeout') should be retried under `p`. */
-export function retriableFailure(p: RetryPolicy, kind: UpstreamFailure['kind'] | 'timeout'): boolean {
+/** RFC 9110 §9.2.2 idempotent methods: replaying one after the upstream may have processed it changes nothing. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Whether a request with `method` may be replayed after its bytes went out on an upstream connection. */
+export function replayableAfterSend(method: string): boolean {
+  return IDEMPOTENT_METHODS.has(method);
+}
+
+/**
+ * Whether an upstream failure (or per-try timeout, kind 'timeout') should be retried under `p`. `sent`: the attempt
+ * was put on a connection, so request bytes may have reached the upstream.
+ *
+ * Envoy's retry_on conditions, plus one safety rule of meshlet's (security.md FT-9: "a POST is never retried once
+ * request bytes reached the upstream"): after a reset, a connection cut or a per-try timeout of an attempt that was
+ * sent, a request whose method is not idempotent (POST, PATCH, …: gRPC calls too) is not replayed — the upstream may
+ * have acted on it. Envoy would retry it under `reset`/`5xx`/`gateway-error`; failures that prove the upstream never
+ * saw the request (connect failure, REFUSED_STREAM) and retries on a response status are unchanged.
+ * `reset-before-request` retries a reset only when no request bytes went out (Envoy 1.29's condition).
+ */
+export function retriableFailure(p: RetryPolicy, kind: UpstreamFailure['kind'] | 'timeout', sent = true, method = 'GET'): boolean {
   const on = p.retryOn;
   if (kind === 'overflow' || kind === 'local_reset') return false;
-  if (on.has('5xx') || on.has('gateway-error') || on.has('reset')) return true;
-  if (kind === 'connect_failure' && on.has('connect-failure')) return true;
-  if (kind === 'refused_stream' && on.has('refused-stream')) return true;
-  return false;
+  const anyFailure = on.has('5xx') || on.has('gateway-error') || on.has('reset');
+  if (kind === 'connect_failure') return anyFailure || on.has('connect-failure') || on.has('reset-before-request');
+  if (kind === 'refused_stream') return anyFailure || on.has('refused-stream') || on.has('reset-before-request');
+  if (!sent) return anyFailure || on.has('reset-before-request');
+  if (!replayableAfterSend(method)) return false;
+  return anyFailure;
 }
 
 /** FormatContext whose response-side fields the router sets (one object per stream, no copy per response). */
@@ -139,6 +159,8 @@ export interface RouterDeps {
 /** One forwarding of a stream (all its attempts). Created per request by the connection manager. */
 export class RouterRequest implements UpstreamResponseHandler {
   private attempt = 0;
+  /** The current attempt was put on a connection (onAssigned): request bytes may have reached the upstream. */
+  private sent = false;
   private handle: UpstreamRequestHandle | null = null;
   private host: Host | null = null;
   private breakers: CircuitBreakers | null = null;
@@ -276,6 +298,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       return;
     }
     this.attemptStart = now;
+    this.sent = false;
     const perTry = this.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.perTryTimer = setTimeout(() => this.onPerTryTimeout(), perTry);
     this.armIdle();
@@ -289,8 +312,9 @@ export class RouterRequest implements UpstreamResponseHandler {
     }, body, this);
   }
 
-  /** The pool put the request on a connection: it is no longer pending. */
+  /** The pool put the request on a connection: it is no longer pending (and its bytes may reach the upstream). */
   onAssigned(): void {
+    this.sent = true;
     if (!this.holdsPending) return;
     this.holdsPending = false;
     this.breakers?.release('pending');
@@ -443,7 +467,7 @@ export class RouterRequest implements UpstreamResponseHandler {
       this.complete();
       return;
     }
-    if (this.retry && retriableFailure(this.retry, err.kind) && this.tryRetry()) return;
+    if (this.retry && retriableFailure(this.retry, err.kind, this.sent, this.s.head.method) && this.tryRetry()) return;
     const exhausted = this.retry !== null && this.attempt > 1;
     this.localReply(failureSpec(err), exhausted ? { extraFlag: ResponseFlag.UpstreamRetryLimitExceeded } : {});
   }
@@ -497,7 +521,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     const h = this.handle;
     this.endAttempt();
     h?.abort();
-    if (this.retry && retriableFailure(this.retry, 'timeout') && this.tryRetry()) return;
+    if (this.retry && retriableFailure(this.retry, 'timeout', this.sent, this.s.head.method) && this.tryRetry()) return;
     this.localReply(LocalReply.upstreamTimeout, this.attempt > 1 ? { extraFlag: ResponseFlag.UpstreamRetryLimitExceeded } : {});
   }
 

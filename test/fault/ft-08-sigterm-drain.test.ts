@@ -1,6 +1,6 @@
-// test/fault FT-8 (security.md §4.2 "SIGTERM graceful drain"), REDUCED: meshlet has no hot restart, so there is no
-// second instance taking the listen socket by fd passing and the "0 connection-refused during the hand-over" criterion
-// is not tested; this is the SIGTERM drain alone (issue 8: "SIGTERM during in-flight requests: all complete").
+// test/fault FT-8 (security.md §4.2 "SIGTERM graceful drain"): the SIGTERM drain (issue 8: "SIGTERM during in-flight
+// requests: all complete"). The hot-restart half of FT-8 (a second instance takes the listen socket by fd passing, 0
+// connection-refused during the hand-over) is ft-08b-hot-restart.test.ts.
 // HTTP/1.1 and HTTP/2 clients at a fixed rate, 20 % of requests take 2 s; SIGTERM while many are in flight.
 // Criteria kept: every request in flight at SIGTERM completes (0 resets, 0 truncated bodies: checksums); HTTP/1
 // responses after SIGTERM carry `Connection: close` (drain strategy immediate, so every one must); HTTP/2 clients get

@@ -127,6 +127,25 @@ test('retry conditions: HTTP statuses, retriable codes and headers, gRPC statuse
   assert.ok(!retriableFailure(policy(['5xx']), 'overflow'));
 });
 
+test('a non-idempotent request that went out on a connection is never replayed after a reset, cut or per-try timeout', () => {
+  const p = policy(['5xx', 'reset', 'connect-failure', 'refused-stream']);
+  for (const kind of ['remote_reset', 'connection_termination', 'protocol_error', 'timeout'] as const) {
+    assert.ok(!retriableFailure(p, kind, true, 'POST'), `POST after ${kind}`);
+    assert.ok(!retriableFailure(p, kind, true, 'PATCH'), `PATCH after ${kind}`);
+    assert.ok(retriableFailure(p, kind, true, 'GET'), `GET after ${kind}`);
+    assert.ok(retriableFailure(p, kind, true, 'PUT'), `PUT (idempotent) after ${kind}`);
+    assert.ok(retriableFailure(p, kind, false, 'POST'), `POST never sent, ${kind}`);
+  }
+  // The upstream provably never saw it: safe for any method.
+  assert.ok(retriableFailure(p, 'connect_failure', true, 'POST'));
+  assert.ok(retriableFailure(p, 'refused_stream', true, 'POST'));
+  // reset-before-request: only attempts that never went out.
+  const rbr = policy(['reset-before-request']);
+  assert.ok(retriableFailure(rbr, 'connection_termination', false, 'GET'));
+  assert.ok(!retriableFailure(rbr, 'connection_termination', true, 'GET'));
+  assert.ok(retriableFailure(rbr, 'connect_failure', true, 'POST'));
+});
+
 test('shadow host and grpc-message encoding', () => {
   assert.equal(shadowHost('foo.svc:8080'), 'foo.svc-shadow:8080');
   assert.equal(shadowHost('foo'), 'foo-shadow');
