@@ -131,7 +131,7 @@ interface UpdateJob {
   i: number;
   readonly errors: FieldError[];
   readonly failed: { name: string; raw?: Readonly<Record<string, unknown>> }[];
-  readonly translated: { name: string; value: unknown; raw: Canonical; deps: Dependencies; hash: string; version: string; wireKey: string | null }[];
+  readonly translated: { name: string; value: unknown; raw: Canonical | LazyRaw; deps: Dependencies; hash: string; version: string; wireKey: string | null }[];
   readonly seen: Map<string, number>;
   /** The item in progress when a chunk ended inside it (a sliced resource), resumed by the next chunk. */
   current: Slices<void> | null;
@@ -472,10 +472,14 @@ export class ConfigStore {
     let canonical: Canonical;
     let wireKey: string | null = null;
     let wireBytes: Uint8Array | null = null;
+    let wireIsType = false;
     try {
       const res = items[i].resource;
       const wire = '@type' in res ? null : (res as { readonly type_url: string; readonly value: Uint8Array });
-      if (wire && wire.value instanceof Uint8Array) wireBytes = wire.value;
+      if (wire && wire.value instanceof Uint8Array) {
+        wireBytes = wire.value;
+        wireIsType = wire.type_url === typeUrl;
+      }
       if (wire && wire.type_url === typeUrl && wire.value instanceof Uint8Array && wire.value.length >= WIRE_REUSE_BYTES) {
         // State of the World resends every named resource with each update: a big one whose bytes did not change
         // (the 10,000-route table next to the small one that did) is not decoded, hashed or translated again.
@@ -490,7 +494,7 @@ export class ConfigStore {
             return;
           }
           seen.set(name, i);
-          translated.push({ name, value: same.entry.value, raw: same.entry.raw as Canonical, deps: same.deps, hash: same.hash, version: same.entry.version, wireKey });
+          translated.push({ name, value: same.entry.value, raw: rawRef(same.entry), deps: same.deps, hash: same.hash, version: same.entry.version, wireKey });
           return;
         }
       }
@@ -536,13 +540,13 @@ export class ConfigStore {
     // 100,000-endpoint EDS apply). Equal bytes decode to equal content; equal content sent as different bytes (another
     // encoder's field order) only costs a translation it could have skipped.
     const hash = wireBytes !== null
-      ? `w:${wireKey ?? createHash('sha256').update(wireBytes).digest('base64')}`
+      ? wireKey ?? createHash('sha256').update(wireBytes).digest('base64')
       : sliced ? yield* contentHashInSlices(raw, sliced) : contentHash(raw);
     const version = isStatic ? 'static' : (items[i].version ?? meta.version);
     // The accepted map may have changed while this item was sliced (garbage collection): look again.
     const same = this.accepted.get(typeUrl)!.get(name);
     if (same && same.hash === hash) {
-      translated.push({ name, value: same.entry.value, raw: same.entry.raw as Canonical, deps: same.deps, hash, version: same.entry.version, wireKey });
+      translated.push({ name, value: same.entry.value, raw: rawRef(same.entry), deps: same.deps, hash, version: same.entry.version, wireKey });
       return;
     }
     let res: ValidationResult<unknown>;
@@ -571,7 +575,11 @@ export class ConfigStore {
     // The raw canonical form is plain data and frozen deeply (here, while chunked, not in the commit); the
     // translated value belongs to its translator (readonly by contract; it may hold compiled objects such as RE2
     // instances, so it is not frozen here).
-    const frozen = sliced ? yield* freezeInSlices(raw, sliced) : deepFreeze(raw);
+    // EDS from the wire keeps its bytes, not its canonical form (≈ 5 objects per endpoint: ≈ 30 MB for 100,000
+    // endpoints); the canonical form is decoded again, once, when something reads entry.raw (config_dump, workers).
+    const frozen = wireBytes !== null && wireIsType && !sliced && typeUrl === TypeUrl.ClusterLoadAssignment
+      ? lazyRaw(typeUrl, wireBytes.slice(), p)
+      : sliced ? yield* freezeInSlices(raw, sliced) : deepFreeze(raw);
     translated.push({ name, value: res.value, raw: frozen, deps, hash, version, wireKey });
   }
 
@@ -695,7 +703,9 @@ export class ConfigStore {
         next.set(tr.name, old);
         continue;
       }
-      const entry: ResourceEntry<any> = Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
+      const entry: ResourceEntry<any> = typeof tr.raw === 'function'
+        ? Object.freeze(Object.defineProperty({ name: tr.name, version: tr.version, value: tr.value, lastUpdated: nowMs, isStatic }, 'raw', { get: tr.raw, enumerable: true }) as ResourceEntry<any>)
+        : Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
       next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [], wireKey: null });
       (old ? changed : added).push(tr.name);
     }
@@ -1029,6 +1039,26 @@ function toCanonical(r: IncomingResource, path: string): Canonical {
     return c;
   }
   throw new ProtoConversionError(path, 'resource is neither canonical (with @type) nor an Any');
+}
+
+/** An entry's raw canonical form decoded on first read (and kept) from the wire bytes it was accepted from. */
+type LazyRaw = () => Canonical;
+
+function lazyRaw(typeUrl: string, bytes: Uint8Array, path: string): LazyRaw {
+  let raw: Canonical | null = null;
+  return () => {
+    if (raw === null) {
+      const { '@type': _t, ...rest } = toCanonical({ type_url: typeUrl, value: bytes }, path);
+      raw = deepFreeze(rest);
+    }
+    return raw;
+  };
+}
+
+/** What to carry over from an unchanged entry: its lazy raw getter if it has one (not decoding it), else its raw. */
+function rawRef(e: ResourceEntry<any>): Canonical | LazyRaw {
+  const d = Object.getOwnPropertyDescriptor(e, 'raw');
+  return d?.get ? (d.get as LazyRaw) : (e.raw as Canonical);
 }
 
 function entriesOf(m: Map<string, Stored>): ReadonlyMap<string, ResourceEntry<any>> {

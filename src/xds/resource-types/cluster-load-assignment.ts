@@ -28,6 +28,11 @@ export function rejectUnknownKeys(o: Canonical, known: ReadonlySet<string>, issu
   for (const k of Object.keys(o)) if (!known.has(k)) issues.unsupported(k);
 }
 
+// Built once, not per endpoint (100,000 endpoints built 200,000 Sets).
+const SOCKET_ADDRESS_KEYS: ReadonlySet<string> = new Set(['address', 'port_value', 'protocol', 'ipv4_compat', 'resolver_name', 'named_port']);
+const HEALTH_CHECK_CONFIG_KEYS: ReadonlySet<string> = new Set(['port_value', 'hostname', 'disable_active_health_check', 'address']);
+const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 export function isIp(s: string): boolean {
   return IPV4.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
@@ -38,7 +43,7 @@ export function translateAddress(a: Canonical, issues: Issues, allowHostnames: b
   if (a.socket_address) {
     const sa = obj(a.socket_address);
     const si = issues.at('socket_address');
-    rejectUnknownKeys(sa, new Set(['address', 'port_value', 'protocol', 'ipv4_compat', 'resolver_name', 'named_port']), si);
+    rejectUnknownKeys(sa, SOCKET_ADDRESS_KEYS, si);
     if (sa.protocol !== undefined && sa.protocol !== 'TCP') si.error('only TCP endpoints are supported', 'protocol');
     if (sa.resolver_name) si.unsupported('resolver_name');
     if (sa.named_port) si.unsupported('named_port');
@@ -71,6 +76,7 @@ function translateLocality(l: Canonical): Locality {
 }
 
 function filterMetadata(m: unknown): Readonly<Record<string, unknown>> {
+  if (m === undefined) return NO_METADATA; // most endpoints: one shared frozen object, not one each
   const md = obj(m);
   return Object.freeze({ ...obj(md.filter_metadata) });
 }
@@ -97,7 +103,7 @@ function translateLbEndpoint(e: Canonical, issues: Issues, opts: LoadAssignmentO
   if (!(weight >= 1)) issues.error('load_balancing_weight must be at least 1', 'load_balancing_weight');
   const hcc = obj(ep.health_check_config);
   const hci = ei.at('health_check_config');
-  rejectUnknownKeys(hcc, new Set(['port_value', 'hostname', 'disable_active_health_check', 'address']), hci);
+  rejectUnknownKeys(hcc, HEALTH_CHECK_CONFIG_KEYS, hci);
   if (hcc.address !== undefined) hci.unsupported('address');
   if (hcc.disable_active_health_check === true) hci.unsupported('disable_active_health_check');
   if (!address) return null;

@@ -147,3 +147,23 @@ test('wire resources are compared by their bytes: the same bytes again change no
   assert.equal(a.current().endpoints.get('c18'), before.endpoints.get('c18'));
   a.close();
 });
+
+test('EDS from the wire: entry.raw (decoded on first read from the kept bytes) equals the canonical form, frozen and stable', async () => {
+  const a = mk();
+  const b = mk();
+  for (const s of [a, b]) assert.equal(s.applyDelta(TypeUrl.Cluster, clusters(3), [], delta('1')).accepted, true);
+  assert.equal((await a.applyDeltaAsync(TypeUrl.ClusterLoadAssignment, endpoints(3), [], delta('1'))).accepted, true);
+  // b gets the same resources in canonical form (no wire bytes): its raw is the eagerly kept canonical object.
+  const canonical = [0, 1, 2].map((i) => ({ name: `c${i}`, version: '1', resource: endpointsRes(`c${i}`, [1, 2]) }));
+  assert.equal(b.applyDelta(TypeUrl.ClusterLoadAssignment, canonical, [], delta('1')).accepted, true);
+  const ea = a.current().endpoints.get('c1')!;
+  const eb = b.current().endpoints.get('c1')!;
+  assert.deepEqual(ea.value, eb.value);
+  assert.deepEqual(ea.raw, eb.raw);
+  assert.equal(ea.raw, ea.raw, 'decoded once');
+  assert.ok(Object.isFrozen(ea.raw));
+  assert.ok(Object.isFrozen(ea));
+  assert.deepEqual(JSON.parse(JSON.stringify(ea)).raw, JSON.parse(JSON.stringify(eb)).raw, 'serialises like an eager entry');
+  a.close();
+  b.close();
+});
