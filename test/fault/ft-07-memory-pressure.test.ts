@@ -1,18 +1,20 @@
 // test/fault FT-7 (security.md §4.2 "Memory pressure"), REDUCED: meshlet runs with a 256 MiB heap cap
 // (--max-old-space-size, which its overload manager reads as the heap limit); 40 concurrent 2 MiB uploads are sent
 // at ~1 MiB/s each while the chaos proxy stalls the backend side (the upstream reads nothing), then the stall lifts.
-// Criteria kept: meshlet's RSS stays below cap + 64 MiB throughout; backpressure instead of buffering (RSS growth
-// while stalled stays far below the bytes the clients pushed); every upload either completes with all its bytes at
-// the backend or is refused with a 503 (overload), never a crash (0 OOM kills). Recorded only: memory after the run
-// (meshlet has no heap gauge; RSS is printed). Not checked: the per-connection 64 KiB watermark directly.
+// Criteria kept: meshlet's RSS stays below cap + 64 MiB throughout; backpressure instead of buffering; every upload either completes with all its bytes at
+// the backend or is refused with a 503 (overload), never a crash (0 OOM kills); while stalled, meshlet holds at most
+// two 64 KiB socket reads of body per upload (live heap + Buffers after a full GC, admin /memory `allocated`, minus the
+// per-request objects a control round without bodies measures; security.md's 64 KiB is Envoy's 32 KiB watermarks over
+// 16 KiB reads, node reads 64 KiB at a time; measured ≈ 100 KiB); heap back to baseline ±10 % within
+// 60 s of the run (after a full GC). Full GCs are forced by a heap snapshot (SIGUSR2, test-only flag).
 // Scaled: 200 × 10 MB at 64 KiB/s → 40 × 2 MiB at ~1 MiB/s.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MeshletProcess, freePort } from '../support/meshlet-process.js';
+import { MeshletProcess, freePort, pollUntil } from '../support/meshlet-process.js';
 import { ChaosProxy } from '../support/chaos-proxy.js';
 import { FaultBackend, sleep, staticBootstrap } from './fault-env.js';
 
@@ -22,7 +24,7 @@ const UPLOADS = 40;
 const SIZE = 2 * 1024 * 1024;
 const CHUNK = 64 * 1024;
 
-describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeout: 90_000, skip: process.platform !== 'linux' ? 'needs /proc' : false }, () => {
+describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeout: 180_000, skip: process.platform !== 'linux' ? 'needs /proc' : false }, () => {
   let backend: FaultBackend;
   let chaos: ChaosProxy;
   let meshlet: MeshletProcess;
@@ -36,7 +38,7 @@ describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeo
     port = await freePort();
     meshlet = await MeshletProcess.start({
       bootstrap: staticBootstrap({ port, accessLog: join(dir, 'access.log'), clusters: [{ name: 'svc', ports: [chaos.port] }], routes: [{ match: { prefix: '/' }, route: { cluster: 'svc', timeout: '60s' } }] }),
-      env: { NODE_OPTIONS: `--max-old-space-size=${CAP_MIB}` },
+      env: { NODE_OPTIONS: `--max-old-space-size=${CAP_MIB} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}` },
     });
     await meshlet.waitState('LIVE');
   });
@@ -47,6 +49,29 @@ describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeo
     await backend?.close();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /** meshlet's live heap + Buffers (admin /memory `allocated`) right after a full GC forced by a heap snapshot. */
+  const allocatedAfterGc = async (): Promise<number> => {
+    const snaps = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+    const before = snaps().length;
+    process.kill(meshlet.pid, 'SIGUSR2');
+    await pollUntil('meshlet wrote its heap snapshot', async () => snaps().length > before, 30_000, 50);
+    const m = await meshlet.adminJson<Record<string, string>>('/memory');
+    for (const f of snaps()) rmSync(join(dir, f), { force: true });
+    return Number(m.allocated);
+  };
+
+  /** `n` requests whose headers are sent and whose bodies never start (the per-request objects, no body bytes). */
+  const openWithoutBody = (n: number): { reqs: http.ClientRequest[]; done: Promise<unknown> } => {
+    const reqs: http.ClientRequest[] = [];
+    const done = Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((res) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/ctl/${i}`, agent: false, headers: { 'content-length': String(SIZE), 'x-size': '16' } }, (r) => { r.resume(); r.on('end', () => res()); r.on('error', () => res()); });
+      req.on('error', () => res());
+      req.flushHeaders();
+      reqs.push(req);
+    })));
+    return { reqs, done };
+  };
 
   const upload = (i: number, pushed: { bytes: number }): Promise<{ status: number; got: number; err?: string }> => new Promise((res) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/up/${i}`, agent: false, headers: { 'content-length': String(SIZE), 'x-size': '16' } }, (r) => {
@@ -71,7 +96,15 @@ describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeo
   it('stays under the cap with backpressure, completes or refuses every upload, never crashes', async () => {
     const pid = meshlet.pid;
     const baseRss = rssKb(pid);
+    const baseHeap = await allocatedAfterGc();
     chaos.setMode({ kind: 'stall' });
+    // Control: the same number of stalled requests with headers only, to measure what a request costs without body.
+    const ctl = openWithoutBody(UPLOADS);
+    await sleep(1500);
+    const ctlHeap = await allocatedAfterGc();
+    for (const r of ctl.reqs) r.destroy();
+    await Promise.race([ctl.done, sleep(3000)]);
+    const perRequestObjects = Math.max(0, (ctlHeap - baseHeap) / UPLOADS);
     let maxRss = baseRss;
     const sampler = setInterval(() => { try { maxRss = Math.max(maxRss, rssKb(pid)); } catch { /* exited */ } }, 100);
     const pushed = { bytes: 0 };
@@ -80,7 +113,12 @@ describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeo
       await sleep(4000);
       const stalledRss = rssKb(pid);
       const pushedWhileStalled = pushed.bytes;
-      console.log(`# FT-7 stalled: clients pushed ${(pushedWhileStalled / 1048576).toFixed(1)} MiB, meshlet RSS ${baseRss} → ${stalledRss} kB`);
+      const stalledHeap = await allocatedAfterGc();
+      const perUpload = (stalledHeap - baseHeap) / UPLOADS;
+      console.log(`# FT-7 stalled: clients pushed ${(pushedWhileStalled / 1048576).toFixed(1)} MiB, meshlet RSS ${baseRss} → ${stalledRss} kB; heap+buffers after GC ${baseHeap} → ${stalledHeap} B: ${(perUpload / 1024).toFixed(1)} KiB per upload, of which request objects ${(perRequestObjects / 1024).toFixed(1)} KiB (control round)`);
+      // security.md's 64 KiB assumes Envoy's 32 KiB watermarks over 16 KiB reads; node reads a socket up to 64 KiB at a
+      // time, so one read can sit in the downstream stream and one in the upstream write queue while paused: ≤ 128 KiB.
+      assert.ok(perUpload - perRequestObjects <= 128 * 1024, `buffered body per upload ${((perUpload - perRequestObjects) / 1024).toFixed(1)} KiB ≤ 2 socket reads (128 KiB)`);
       assert.ok(meshlet.running, 'meshlet alive under pressure');
       chaos.setMode({ kind: 'pass' });
       const r = await results;
@@ -92,12 +130,16 @@ describe('FT-7 memory pressure from slow uploads to a stalled upstream', { timeo
       assert.ok(maxRss < (CAP_MIB + 64) * 1024, `RSS ${maxRss} kB stayed below cap + 64 MiB`);
       assert.equal(ok.length + refused.length, UPLOADS, 'every upload completed or was refused with 503');
       for (const x of ok) assert.equal(x.got, SIZE, 'completed uploads arrive whole');
-      // Backpressure: meshlet did not soak up what the clients pushed while the upstream read nothing.
-      assert.ok((stalledRss - baseRss) * 1024 < pushedWhileStalled / 2 + 16 * 1048576, `RSS grew ${stalledRss - baseRss} kB while clients pushed ${pushedWhileStalled} bytes`);
-      // meshlet exports no heap gauge (Envoy: server.memory_heap_size), and RSS is not returned to the OS by V8, so
-      // "heap back to baseline" is recorded as RSS 5 s later, not asserted.
-      await sleep(5000);
-      console.log(`# FT-7 RSS 5 s after the uploads: ${rssKb(pid)} kB (baseline ${baseRss} kB)`);
+      // Backpressure: asserted above on live heap + Buffers per upload (RSS growth is printed only: the heap snapshots
+      // that force the full GCs map ~100 MB of their own).
+      // Heap back to baseline ±10 % within 60 s (live heap + Buffers after a full GC; RSS is printed only: V8 keeps
+      // freed pages mapped for a while).
+      const settled = await pollUntil('heap back to baseline ±10 %', async () => {
+        const a = await allocatedAfterGc();
+        return Math.abs(a - baseHeap) <= baseHeap * 0.1 ? a : false;
+      }, 60_000, 2000).catch(() => undefined);
+      console.log(`# FT-7 after the uploads: heap+buffers after GC ${settled ?? 'not settled'} B (baseline ${baseHeap} B), RSS ${rssKb(pid)} kB (baseline ${baseRss} kB)`);
+      assert.ok(settled !== undefined, `heap back within ±10 % of ${baseHeap} B within 60 s`);
     } finally {
       clearInterval(sampler);
     }
