@@ -13,6 +13,8 @@ export class ReplayBody {
   private current: PassThrough | null = null;
   private attached = 0;
   private endWaiters: (() => void)[] = [];
+  /** The source had already received its whole body (END_STREAM) when we took it: every chunk is in `chunks`. */
+  private readonly complete: boolean;
 
   constructor(private readonly src: Readable, private readonly limit = RETRY_BUFFER_LIMIT) {
     src.pause();
@@ -24,6 +26,20 @@ export class ReplayBody {
       this.endWaiters = [];
     });
     src.once('error', () => this.current?.destroy());
+    this.complete = this.takeBuffered();
+  }
+
+  /**
+   * A body that arrived whole with its headers (a gRPC unary call, a small POST: HTTP/2 streams start a turn after
+   * their read) is already in the source's buffer with its end: read it now, so an HTTP/2 attempt gets it as one
+   * Buffer (`stream.end(buf)`) instead of a PassThrough piped into the upstream stream per attempt.
+   */
+  private takeBuffered(): boolean {
+    const st = (this.src as Readable & { _readableState?: { ended?: boolean } })._readableState;
+    if (st?.ended !== true || this.src.readableLength > this.limit) return false;
+    // read() in paused mode emits 'data' for what it returns (onData keeps it); the last one schedules 'end'.
+    while (this.src.read() !== null) { /* onData */ }
+    return !this.overflowed;
   }
 
   private onData(c: Buffer): void {
@@ -48,9 +64,18 @@ export class ReplayBody {
     return !this.overflowed || this.attached === 0;
   }
 
-  /** A fresh readable for an attempt (earlier attempts' streams are detached), or null if no longer replayable. */
-  attach(): Readable | null {
+  /**
+   * A fresh readable for an attempt (earlier attempts' streams are detached), or null if no longer replayable. With
+   * `asBuffer` (the attempt takes a Buffer body: HTTP/2 upstreams), a body held whole is returned as one Buffer.
+   */
+  attach(asBuffer = false): Readable | Buffer | null {
     if (!this.replayable) return null;
+    if (asBuffer && this.complete) {
+      this.detach();
+      this.attached++;
+      this.src.resume();
+      return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    }
     this.detach();
     const pt = new PassThrough({ highWaterMark: 64 * 1024 });
     this.attached++;

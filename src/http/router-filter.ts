@@ -276,7 +276,7 @@ export class RouterRequest implements UpstreamResponseHandler {
     this.attempt++;
 
     let body: Readable | Buffer | null = this.s.requestBody;
-    if (this.replay) body = this.replay.attach();
+    if (this.replay) body = this.replay.attach(this.protocol === 'http2' && !this.upgrade);
     const head = this.s.head;
     const headers = copyHeaders(head.headers);
     if (!this.s.suppressEnvoyHeaders) {
