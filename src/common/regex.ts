@@ -1,7 +1,8 @@
 // common/: RE2 regular expressions (via re2-wasm, linear time) for every config regex: route safe_regex, header and
 // string matchers, regex_rewrite. Compiled once at config translation/compile time, never per request.
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { RE2 } from 're2-wasm';
 
 type Re2Constructor = new (pattern: string, flags: string) => RE2;
@@ -32,6 +33,48 @@ function loadRe2Instance(): Re2Constructor {
   }
   re2Instances++;
   return (requireCjs('re2-wasm') as { RE2: Re2Constructor }).RE2;
+}
+
+/** Patterns compiled once by preloadRegexEngine, each in its own turn: they run RE2's parser, compiler and matcher
+ * once so the wasm functions they reach (compiled lazily by V8 on first call) are compiled before a config needs them. */
+const WARMUP_PATTERNS: readonly string[] = ['^(?:x)$', '^(?:/api/v[0-9]+/(users|items)/[^/]+)$', '^(?:.*\\.(?:jpg|png)|[a-z]{2,8}-\\d*)$'];
+
+let preloading: Promise<void> | null = null;
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** True once the first re2-wasm instance is loaded (compileRegex will not load it inside the caller's turn). */
+export function regexEngineLoaded(): boolean {
+  return currentRe2 !== null;
+}
+
+/**
+ * Loads the re2-wasm engine without one long block: the wasm bytes are read and compiled off the main thread
+ * (WebAssembly.compile; V8 reuses that native module when re2-wasm compiles the same bytes synchronously), then the
+ * module is required in one turn and a few warm-up patterns are compiled in later turns. Loading it synchronously on the
+ * first regex of a config took 30–55 ms inside one translation slice. Idempotent; never rejects (a failure leaves the
+ * synchronous load to the first compileRegex, which reports it as before).
+ */
+export function preloadRegexEngine(): Promise<void> {
+  return (preloading ??= (async () => {
+    if (currentRe2 !== null) return;
+    try {
+      const bytes = await readFile(join(dirname(requireCjs.resolve('re2-wasm')), '..', 'wasm', 're2.wasm'));
+      // Kept alive until the synchronous compile inside require('re2-wasm') has found it in V8's module cache.
+      const compiled = await (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<unknown> } }).WebAssembly.compile(bytes);
+      await nextTurn();
+      if (currentRe2 === null) {
+        currentRe2 = loadRe2Instance();
+        programsOnCurrent = 0;
+      }
+      void compiled;
+      for (const p of WARMUP_PATTERNS) {
+        await nextTurn();
+        newRe2(p, 'u').test('/api/v1/users/x');
+      }
+    } catch {
+      // left to the first compileRegex
+    }
+  })());
 }
 
 function isOutOfWasmMemory(e: unknown): boolean {
