@@ -104,7 +104,7 @@ export class Metrics {
    * only at scrape time (collect hook): no label validation or hashing per increment.
    */
   promCounter(cfg: { readonly name: string; readonly help: string; readonly labelNames: readonly string[] }): Counter<string> {
-    const locals = new Map<string, LocalCounter>();
+    const locals = new SeriesIndex<LocalCounter>();
     const c: Counter<string> = new Counter({
       name: cfg.name,
       help: cfg.help,
@@ -118,7 +118,7 @@ export class Metrics {
 
   /** A prom-client histogram whose bound children (bindHistogram) fill local bucket arrays, folded in at scrape time. */
   promHistogram(cfg: { readonly name: string; readonly help: string; readonly labelNames: readonly string[]; readonly buckets?: readonly number[] }): Histogram<string> {
-    const locals = new Map<string, LocalHistogram>();
+    const locals = new SeriesIndex<LocalHistogram>();
     const h: Histogram<string> = new Histogram({
       name: cfg.name,
       help: cfg.help,
@@ -218,15 +218,61 @@ function renderStatName(p: ParsedStat, labels: Record<string, string | number>):
   return extra.length ? `${name}{${extra.map(([k, v]) => `${k}="${v}"`).join(',')}}` : name;
 }
 
-/** The series key prom-client uses for a label set (its hashObject over the sorted label names). */
-function seriesKey(metric: Counter<string> | Histogram<string>, labels: LabelValues): string {
-  // Same check prom-client's labels() makes, once at bind time instead of per increment.
+/** Same check prom-client's labels() makes, once at bind time instead of per increment. */
+function checkLabelNames(metric: Counter<string> | Histogram<string>, labels: LabelValues): void {
   const names = (metric as unknown as { labelNames: readonly string[] }).labelNames;
   for (const k of Object.keys(labels)) if (!names.includes(k)) throw new Error(`Added label "${k}" is not included in initial labelset: ${JSON.stringify(names)}`);
+}
+
+/** The series key prom-client uses for a label set (its hashObject over the sorted label names). */
+function seriesKey(labels: LabelValues): string {
   const keys = Object.keys(labels).sort();
   let k = '';
   for (const key of keys) if (labels[key] !== undefined) k += `${key}:${labels[key]},`;
   return k;
+}
+
+/** The label object a child keeps: the caller's when frozen (StreamMetrics shares one per cluster), else a frozen copy. */
+function keptLabels(labels: LabelValues): LabelValues {
+  return Object.isFrozen(labels) ? labels : Object.freeze({ ...labels });
+}
+
+/**
+ * The bound children of one metric, found by label values: under the label-name signature, one Map level per label
+ * (names in reverse order, which puts the few-valued class/code labels above the cluster name), so binding 10,000
+ * clusters' series keeps no per-series key string — the values are the caller's strings. `all` keeps bind order, the
+ * order in which series first reach prom-client at scrape time (so the exposition order is unchanged).
+ */
+class SeriesIndex<T extends object> {
+  readonly all: T[] = [];
+  private readonly roots = new Map<string, Map<string, unknown>>();
+
+  getOrCreate(labels: LabelValues, make: () => T): T {
+    const names = Object.keys(labels).filter((k) => labels[k] !== undefined).sort();
+    const sig = names.length === 1 ? names[0] : names.join(',');
+    let node = this.roots.get(sig);
+    if (node === undefined) {
+      node = new Map();
+      this.roots.set(sig, node);
+    }
+    for (let i = names.length - 1; i > 0; i--) {
+      const v = labels[names[i]];
+      let next = node.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(v, next);
+      }
+      node = next;
+    }
+    const last = names.length > 0 ? labels[names[0]] : '';
+    let leaf = node.get(last) as T | undefined;
+    if (leaf === undefined) {
+      leaf = make();
+      node.set(last, leaf);
+      this.all.push(leaf);
+    }
+    return leaf;
+  }
 }
 
 /** A bound counter child: a plain number, folded into prom-client by the counter's collect hook. */
@@ -246,6 +292,8 @@ class LocalHistogram implements BoundHistogram {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  /** prom-client's series key, computed at the first flush with samples (most bound series never get one). */
+  key: string | null = null;
   constructor(readonly labels: LabelValues, readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length + 1);
   }
@@ -260,11 +308,11 @@ class LocalHistogram implements BoundHistogram {
   }
 }
 
-const COUNTER_LOCALS = new WeakMap<Counter<string>, Map<string, LocalCounter>>();
-const HISTOGRAM_LOCALS = new WeakMap<Histogram<string>, Map<string, LocalHistogram>>();
+const COUNTER_LOCALS = new WeakMap<Counter<string>, SeriesIndex<LocalCounter>>();
+const HISTOGRAM_LOCALS = new WeakMap<Histogram<string>, SeriesIndex<LocalHistogram>>();
 
-function flushCounters(c: Counter<string>, locals: Map<string, LocalCounter>): void {
-  for (const l of locals.values()) {
+function flushCounters(c: Counter<string>, locals: SeriesIndex<LocalCounter>): void {
+  for (const l of locals.all) {
     if (!l.touched) continue;
     const n = l.pending;
     l.pending = 0;
@@ -279,12 +327,13 @@ interface PromHistogramEntry {
   count: number;
 }
 
-function flushHistograms(h: Histogram<string>, locals: Map<string, LocalHistogram>): void {
+function flushHistograms(h: Histogram<string>, locals: SeriesIndex<LocalHistogram>): void {
   // prom-client has no bulk-add API: the per-series entry (labels, bucketValues keyed by bound, sum, count) is
   // updated in place, as its own observe() does.
   const map = (h as unknown as { hashMap: Record<string, PromHistogramEntry | undefined> }).hashMap;
-  for (const [key, l] of locals) {
+  for (const l of locals.all) {
     if (l.count === 0) continue;
+    const key = (l.key ??= seriesKey(l.labels));
     let e = map[key];
     if (!e) {
       h.zero({ ...l.labels });
@@ -311,13 +360,8 @@ function flushHistograms(h: Histogram<string>, locals: Map<string, LocalHistogra
 export function bindCounter(c: Counter<string>, labels: LabelValues = {}): BoundCounter {
   const locals = COUNTER_LOCALS.get(c);
   if (!locals) return Object.keys(labels).length ? c.labels(labels) : c;
-  const key = seriesKey(c, labels);
-  let l = locals.get(key);
-  if (!l) {
-    l = new LocalCounter({ ...labels });
-    locals.set(key, l);
-  }
-  return l;
+  checkLabelNames(c, labels);
+  return locals.getOrCreate(labels, () => new LocalCounter(keptLabels(labels)));
 }
 export function bindGauge(g: Gauge<string>, labels: LabelValues = {}): BoundGauge {
   return Object.keys(labels).length ? g.labels(labels) : g;
@@ -326,14 +370,8 @@ export function bindGauge(g: Gauge<string>, labels: LabelValues = {}): BoundGaug
 export function bindHistogram(h: Histogram<string>, labels: LabelValues = {}): BoundHistogram {
   const locals = HISTOGRAM_LOCALS.get(h);
   if (!locals) return Object.keys(labels).length ? h.labels(labels) : h;
-  const key = seriesKey(h, labels);
-  let l = locals.get(key);
-  if (!l) {
-    const bounds = (h as unknown as { upperBounds: number[] }).upperBounds;
-    l = new LocalHistogram({ ...labels }, bounds);
-    locals.set(key, l);
-  }
-  return l;
+  checkLabelNames(h, labels);
+  return locals.getOrCreate(labels, () => new LocalHistogram(keptLabels(labels), (h as unknown as { upperBounds: number[] }).upperBounds));
 }
 
 /** Envoy's server.state values. */

@@ -136,12 +136,12 @@ export class StreamMetrics {
     if (opts.clusters) this.registerClusterGauges(opts.clusters);
   }
 
-  private counter(def: StatDef, labels: Record<string, string>): BoundCounter {
+  private counter(def: StatDef, labels: Readonly<Record<string, string>>): BoundCounter {
     if (this.include && !this.include(concrete(def.stat, labels))) return NOOP_COUNTER;
     return zeroed(bindCounter(this.metrics.counter(def), labels));
   }
 
-  private histogram(def: StatDef, labels: Record<string, string>): BoundHistogram {
+  private histogram(def: StatDef, labels: Readonly<Record<string, string>>): BoundHistogram {
     if (this.include && !this.include(concrete(def.stat, labels))) return NOOP_HIST;
     const h = this.metrics.histogram(def);
     h.zero(labels); // Envoy shows a bound stat before its first sample
@@ -167,7 +167,7 @@ export class StreamMetrics {
     if (h) return h;
     const L = this.L;
     const p = `http.{${L.hcm}}`;
-    const lb = { [L.hcm]: statPrefix };
+    const lb = Object.freeze({ [L.hcm]: statPrefix });
     const xx = this.classDef(p, 'downstream_rq', 'Downstream requests by response code class');
     const xxTemplate = this.style === 'istio' ? L.code : L.cls;
     h = {
@@ -182,7 +182,7 @@ export class StreamMetrics {
   }
 
   /** A counter whose inclusion is judged on the Envoy name with `templateLabel` = `value`. */
-  private counterFor(def: StatDef, labels: Record<string, string>, templateLabel: string, value: string): BoundCounter {
+  private counterFor(def: StatDef, labels: Readonly<Record<string, string>>, templateLabel: string, value: string): BoundCounter {
     if (this.include && !this.include(concrete(def.stat, { ...labels, [templateLabel]: value }))) return NOOP_COUNTER;
     return zeroed(bindCounter(this.metrics.counter(def), labels));
   }
@@ -193,7 +193,8 @@ export class StreamMetrics {
     if (c) return c;
     const L = this.L;
     const p = `cluster.{${L.cluster}}`;
-    const lb = { [L.cluster]: name };
+    // Frozen: the cluster's series keep this one label object instead of a copy each (metrics.ts keptLabels).
+    const lb = Object.freeze({ [L.cluster]: name });
     const xx = this.classDef(p, 'upstream_rq', 'Upstream requests by response code class');
     const xxTemplate = this.style === 'istio' ? L.code : L.cls;
     c = {
