@@ -3,7 +3,7 @@
 // name once. Label style is Envoy's (envoy_cluster_name, class "2") or Istio's (cluster_name, class "2xx").
 import type { Issues } from '../common/validation.js';
 import { compileRegex } from '../common/regex.js';
-import { Metrics, bindCounter, bindGauge, bindHistogram, type BoundCounter, type BoundHistogram, type StatDef } from './metrics.js';
+import { Metrics, bindCounter, bindGauge, bindHistogram, zeroHistogram, type BoundCounter, type BoundHistogram, type StatDef } from './metrics.js';
 import type { Gauge } from 'prom-client';
 
 export type LabelStyle = 'envoy' | 'istio';
@@ -144,7 +144,7 @@ export class StreamMetrics {
   private histogram(def: StatDef, labels: Readonly<Record<string, string>>): BoundHistogram {
     if (this.include && !this.include(concrete(def.stat, labels))) return NOOP_HIST;
     const h = this.metrics.histogram(def);
-    h.zero(labels); // Envoy shows a bound stat before its first sample
+    zeroHistogram(h, labels); // Envoy shows a bound stat before its first sample
     return bindHistogram(h, labels);
   }
 

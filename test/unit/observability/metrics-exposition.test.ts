@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Metrics, bindCounter, bindHistogram } from '../../../src/observability/metrics.js';
+import { Metrics, bindCounter, bindHistogram, zeroHistogram } from '../../../src/observability/metrics.js';
 import { StreamMetrics, type StreamStatsInput } from '../../../src/observability/stream-metrics.js';
 
 const s = (o: Partial<StreamStatsInput> = {}): StreamStatsInput => ({
@@ -60,4 +60,23 @@ test('binding a label the metric does not declare still throws, and equal label 
   assert.equal(bindHistogram(h, { a: '1', b: '2' }), bindHistogram(h, { b: '2', a: '1' }));
   assert.notEqual(bindHistogram(h, { a: '1', b: '2' }), bindHistogram(h, { a: '1' }));
   assert.notEqual(bindHistogram(h, { a: '1' }), bindHistogram(h, { b: '1' }));
+});
+
+test('a zeroed histogram series counts samples from its bound child and from prom-client\'s own observe alike', async () => {
+  const metrics = new Metrics();
+  const h = metrics.histogram({ stat: 'w.{a}.t', help: 'h' });
+  zeroHistogram(h, { a: 'x' });
+  zeroHistogram(h, { a: 'y' });
+  let text = await metrics.prometheusText();
+  assert.match(text, /envoy_w_t_bucket\{le="0.5",a="x"\} 0\n/);
+  assert.match(text, /envoy_w_t_count\{a="y"\} 0\n/);
+  h.observe({ a: 'x' }, 7);
+  bindHistogram(h, { a: 'x' }).observe(0.7);
+  bindHistogram(h, { a: 'x' }).observe(4000);
+  text = await metrics.prometheusText();
+  const bucket = (le: string): string | undefined => new RegExp(`envoy_w_t_bucket\\{le="${le}",a="x"\\} (\\d+)\n`).exec(text)?.[1];
+  assert.deepEqual(['0.5', '1', '5', '10', '2500', '5000', '\\+Inf'].map(bucket), ['0', '1', '1', '2', '2', '3', '3']);
+  assert.match(text, /envoy_w_t_sum\{a="x"\} 4007.7\n/);
+  assert.match(text, /envoy_w_t_count\{a="y"\} 0\n/, 'the other series stays at zero');
+  assert.match(text, /envoy_w_t_bucket\{le="\+Inf",a="y"\} 0\n/);
 });
