@@ -243,9 +243,16 @@ function seriesKey(labels: LabelValues): string {
   return k;
 }
 
-/** The label object a child keeps: the caller's when frozen (StreamMetrics shares one per cluster), else a frozen copy. */
+/**
+ * The label object a child keeps: the caller's when frozen (StreamMetrics shares one per cluster), else a frozen copy
+ * built key by key, so copies with the same label names share one hidden class (a `{ ...labels }` clone of a
+ * `{ ...lb, [name]: v }` literal got a map of its own: 50,000 maps, ≈ 9 MB, for 10,000 clusters' `_xx` series).
+ */
 function keptLabels(labels: LabelValues): LabelValues {
-  return Object.isFrozen(labels) ? labels : Object.freeze({ ...labels });
+  if (Object.isFrozen(labels)) return labels;
+  const o: Record<string, string> = {};
+  for (const k of Object.keys(labels)) o[k] = labels[k];
+  return Object.freeze(o);
 }
 
 /**
