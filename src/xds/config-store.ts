@@ -100,7 +100,8 @@ interface Stored {
   warmTimedOut: boolean;
   /** performance.now() ms when warming gives up; 0 = not waiting. One store timer serves every deadline. */
   warmDeadline: number;
-  pendingEffects: HistoryHandle[];
+  /** History entries waiting for this warming resource to become active (null: none, the common case). */
+  pendingEffects: HistoryHandle[] | null;
   /** Digest of the wire bytes it was decoded from (large resources only): the same bytes again skip decoding. */
   wireKey: string | null;
 }
@@ -672,7 +673,7 @@ export class ConfigStore {
         for (const n of changed) if (acc.get(n) === next.get(n) && act.get(n) !== next.get(n)) stillWarming.push(next.get(n)!);
       }
       if (stillWarming.length > 0) {
-        for (const s of stillWarming) s.pendingEffects.push(handle);
+        for (const s of stillWarming) (s.pendingEffects ??= []).push(handle);
         handle.update({ warming: true });
       } else if (published) handle.effect(this.now());
     }
@@ -712,7 +713,7 @@ export class ConfigStore {
       const entry: ResourceEntry<any> = typeof tr.raw === 'function'
         ? lazyRawEntry(tr.name, tr.version, tr.value, nowMs, isStatic, tr.raw)
         : Object.freeze({ name: tr.name, version: tr.version, value: tr.value, raw: tr.raw, lastUpdated: nowMs, isStatic });
-      next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: [], wireKey: null });
+      next.set(tr.name, { entry, deps: tr.deps, hash: tr.hash, warmTimedOut: false, warmDeadline: 0, pendingEffects: null, wireKey: null });
       (old ? changed : added).push(tr.name);
     }
     for (const name of removed) if (next.delete(name)) gone.push(name);
@@ -872,8 +873,8 @@ export class ConfigStore {
             // Counted at once, not after the walk: a snapshot map built aside meanwhile must see it is stale.
             this.bump(t);
             changedHere = true;
-            for (const h of s.pendingEffects) effects.push(h);
-            s.pendingEffects = [];
+            if (s.pendingEffects !== null) for (const h of s.pendingEffects) effects.push(h);
+            s.pendingEffects = null;
           } else if (s.warmDeadline === 0 && this.warmingTimeoutMs > 0 && !this.closed) {
             if (now === 0) now = performance.now();
             this.armWarm(s, t, name, now);

@@ -82,6 +82,8 @@ function filterMetadata(m: unknown): Readonly<Record<string, unknown>> {
 }
 
 const LB_ENDPOINT_KEYS = new Set(['endpoint', 'health_status', 'metadata', 'load_balancing_weight', 'endpoint_name']);
+/** Shared by every assignment without drop_overloads (one empty array per EDS resource otherwise). */
+const NO_DROP_OVERLOADS: readonly DropOverload[] = Object.freeze([]);
 const ENDPOINT_KEYS = new Set(['address', 'health_check_config', 'hostname', 'additional_addresses']);
 const LOCALITY_KEYS = new Set(['locality', 'metadata', 'lb_endpoints', 'load_balancing_weight', 'priority', 'proximity']);
 
@@ -168,7 +170,7 @@ export function translateLoadAssignment(la: Canonical, issues: Issues, opts: Loa
     clusterName: typeof la.cluster_name === 'string' ? la.cluster_name : '',
     localities: Object.freeze(localities),
     overprovisioningFactor,
-    dropOverloads: Object.freeze(dropOverloads),
+    dropOverloads: dropOverloads.length > 0 ? Object.freeze(dropOverloads) : NO_DROP_OVERLOADS,
     endpointStaleAfterMs: typeof policy.endpoint_stale_after === 'number' ? policy.endpoint_stale_after : 0,
     weightedPriorityHealth: policy.weighted_priority_health === true,
   });

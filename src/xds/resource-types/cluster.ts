@@ -14,6 +14,8 @@ import type {
 } from '../../config/cluster.js';
 import { rejectUnknownKeys, translateLoadAssignment } from './cluster-load-assignment.js';
 
+/** Shared by every cluster without health checks / transport socket matches (10,000 empty arrays otherwise). */
+const NONE: readonly never[] = Object.freeze([]);
 const T_HTTP_OPTS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const T_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 const T_RAW = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
@@ -673,9 +675,9 @@ export function translateCluster(c: Canonical, issues: Issues): ClusterConfig {
     circuitBreakers: Object.freeze(thresholds) as readonly [ThresholdsConfig, ThresholdsConfig],
     trackRemaining,
     outlierDetection,
-    healthChecks: Object.freeze(healthChecks),
+    healthChecks: healthChecks.length > 0 ? Object.freeze(healthChecks) : NONE,
     tls,
-    transportSocketMatches: Object.freeze(transportSocketMatches),
+    transportSocketMatches: transportSocketMatches.length > 0 ? Object.freeze(transportSocketMatches) : NONE,
     loadAssignment,
     dnsRefreshRateMs: num(c.dns_refresh_rate, 5000),
     dnsLookupFamily,
