@@ -176,6 +176,28 @@ export class StreamFormat implements FormatContext {
   }
 }
 
+/** Per downstream HTTP/2 session: what the shared per-stream 'close' listener updates. */
+interface H2SessionWatch {
+  readonly session: Http2Session;
+  /** Premature-reset accounting (CVE-2023-44487 "rapid reset"). */
+  readonly tracker: PrematureResetTracker;
+  /** idle_timeout's active stream count, when an idle timeout is configured. */
+  idle: IdleTimer | null;
+}
+
+const kWatch = Symbol('meshlet.h2Watch');
+const kOpened = Symbol('meshlet.h2Opened');
+type WatchedH2Stream = ServerHttp2Stream & { [kWatch]?: H2SessionWatch; [kOpened]?: number };
+
+/** Shared 'close' listener of every downstream HTTP/2 stream (no closure or once-wrapper per stream). */
+function onWatchedStreamClose(this: WatchedH2Stream): void {
+  const w = this[kWatch];
+  if (!w) return;
+  this[kWatch] = undefined;
+  if (w.idle) w.idle.active--;
+  if (w.tracker.onClose(isClientReset(this), Date.now() - (this[kOpened] ?? 0))) closeAbusiveSession(w.session);
+}
+
 class ActiveStream implements RouterStream {
   readonly outcome: StreamOutcome = { responseFlags: [], responseCodeDetails: '' };
   readonly isGrpc: boolean;
@@ -415,9 +437,10 @@ export class HttpConnectionManager {
   /** Per connection manager and global downstream connection caps. */
   readonly connectionBudget: ConnectionBudget;
   private readonly globalConnections: ConnectionBudget;
-  private readonly resetTrackers = new WeakMap<Http2Session, PrematureResetTracker>();
+  private readonly sessionWatches = new WeakMap<Http2Session, H2SessionWatch>();
   /** HTTP/2 streams whose processing waits one tick, so a stream the client already reset starts no upstream work. */
-  private h2Pending: [H2Downstream, ServerHttp2Stream, IncomingHttpHeaders, number][] = [];
+  /** Streams to start next turn, flat: downstream, stream, headers, flags for each (no tuple per stream). */
+  private h2Pending: (H2Downstream | ServerHttp2Stream | IncomingHttpHeaders | number)[] = [];
   private h2Scheduled = false;
 
   constructor(readonly config: HttpConnectionManagerConfig, private readonly deps: HttpDeps, private readonly listenerPort: number, opts: HcmOptions = {}) {
@@ -648,7 +671,8 @@ export class HttpConnectionManager {
     s.on('session', (session: Http2Session) => {
       if (this.pendingConn) this.connBySocket.set(session, this.pendingConn);
       this.sessions.add(session);
-      this.resetTrackers.set(session, new PrematureResetTracker());
+      const watch: H2SessionWatch = { session, tracker: new PrematureResetTracker(), idle: null };
+      this.sessionWatches.set(session, watch);
       const seq = new H2DrainSequence(session, this.pendingTransport);
       this.h2Drains.set(session, seq);
       session.once('close', () => {
@@ -664,11 +688,9 @@ export class HttpConnectionManager {
       if (c.idleTimeoutMs > 0) {
         // Envoy's idle_timeout: no active stream on this connection for the period. meshlet's own timer, stopped on
         // close: Http2Session.setTimeout's timer outlives a destroyed session and kept it reachable (see IdleTimer).
+        // Streams are counted in onH2Stream and by the shared per-stream 'close' listener (no closure per stream).
         const idle = new IdleTimer(c.idleTimeoutMs, () => session.close());
-        session.on('stream', (st: ServerHttp2Stream) => {
-          idle.active++;
-          st.once('close', () => { idle.active--; });
-        });
+        watch.idle = idle;
         session.once('close', () => idle.stop());
       }
     });
@@ -752,16 +774,17 @@ export class HttpConnectionManager {
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const ds = new H2Downstream(stream, endStream ? null : stream);
     const session = stream.session;
-    const tracker = session ? this.resetTrackers.get(session) : undefined;
-    if (tracker && session) {
-      tracker.onOpen();
-      const opened = Date.now();
-      stream.once('close', () => {
-        if (tracker.onClose(isClientReset(stream), Date.now() - opened)) closeAbusiveSession(session);
-      });
+    const watch = session ? this.sessionWatches.get(session) : undefined;
+    if (watch) {
+      watch.tracker.onOpen();
+      if (watch.idle) watch.idle.active++;
+      const ws = stream as WatchedH2Stream;
+      ws[kWatch] = watch;
+      ws[kOpened] = Date.now();
+      stream.on('close', onWatchedStreamClose);
     }
     // Start streams after this read is fully parsed: a HEADERS+RST_STREAM pair then never reaches an upstream.
-    this.h2Pending.push([ds, stream, h, flags]);
+    this.h2Pending.push(ds, stream, h, flags);
     if (!this.h2Scheduled) {
       this.h2Scheduled = true;
       setImmediate(() => this.startPendingH2());
@@ -772,7 +795,11 @@ export class HttpConnectionManager {
     const batch = this.h2Pending;
     this.h2Pending = [];
     this.h2Scheduled = false;
-    for (const [ds, stream, h, flags] of batch) {
+    for (let i = 0; i < batch.length; i += 4) {
+      const ds = batch[i] as H2Downstream;
+      const stream = batch[i + 1] as ServerHttp2Stream;
+      const h = batch[i + 2] as IncomingHttpHeaders;
+      const flags = batch[i + 3] as number;
       if (stream.destroyed || stream.closed || stream.session === undefined || stream.session.destroyed) continue;
       this.startH2Stream(ds, stream, h, flags);
     }
