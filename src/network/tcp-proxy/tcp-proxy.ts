@@ -10,6 +10,8 @@ import type { ClusterManagerView, Host, LbContext, UpstreamCluster } from '../..
 import { xxHash64 } from '../../upstream/xxhash64.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Read buffer of an upstream socket (node's own read size): reused for every read while nothing waits to be written. */
+const UPSTREAM_READ_BUFFER_SIZE = 64 * 1024;
 
 /** One downstream connection handed to the TCP proxy after filter-chain selection. */
 export interface DownstreamConnection {
@@ -117,6 +119,14 @@ export class TcpProxySession {
   private downClosed = false;
   private upClosed = false;
   private reason = 'closed';
+  /** The upstream socket's read buffer (node:net `onread`): reads land here instead of a fresh Buffer each. */
+  private upBuf: Buffer | null = null;
+  /** A write to downstream still holds a slice of upBuf: the next read must go to a fresh buffer. */
+  private upBufHeld = false;
+  /** Upstream reading stopped because downstream's write buffer is full (resumed on its 'drain'). */
+  private upPaused = false;
+  /** Downstream reading stopped because upstream's write buffer is full (resumed on its 'drain'). */
+  private downPaused = false;
 
   constructor(private readonly proxy: TcpProxy, private readonly conn: DownstreamConnection) {
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -174,9 +184,10 @@ export class TcpProxySession {
     if (!host) return this.abort(ResponseFlag.NoHealthyUpstream, 'no_healthy_upstream');
     this.attempts++;
     const bind = this.proxy.deps.bindAddressFor ? this.proxy.deps.bindAddressFor(cluster) : cluster.config.upstreamBind?.sourceAddress;
+    const onread = { buffer: this.upReadBuffer, callback: this.onUpRead };
     const opts: net.NetConnectOpts = host.pipe
-      ? { path: host.pipe, allowHalfOpen: true }
-      : { host: host.address, port: host.port, allowHalfOpen: true, noDelay: true, ...(bind ? { localAddress: bind } : {}) };
+      ? { path: host.pipe, allowHalfOpen: true, onread }
+      : { host: host.address, port: host.port, allowHalfOpen: true, noDelay: true, onread, ...(bind ? { localAddress: bind } : {}) };
     const up = net.connect(opts);
     this.upstream = up;
     const timeout = cluster.config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -220,11 +231,13 @@ export class TcpProxySession {
       this.bytesReceived += peeked.length;
       up.write(peeked);
     }
+    // One relay per direction instead of pipe() plus a byte-counting 'data' listener: each chunk is counted and
+    // written by one call. Backpressure: a side whose peer's write buffer is full stops reading until 'drain'.
+    // Upstream reads arrive through onread (onUpRead) into a reused buffer, without a Readable push per chunk.
     down.on('data', this.onDownData);
-    up.on('data', this.onUpData);
-    // pipe() moves bytes with backpressure (pause when the other side's buffer is full, resume on drain).
-    down.pipe(up, { end: false });
-    up.pipe(down, { end: false });
+    up.on('drain', this.onUpDrain);
+    down.on('drain', this.onDownDrain);
+    down.resume();
     // Half-close: a FIN on one side becomes a FIN on the other; the socket closes once both directions ended.
     if (this.conn.ended) up.end();
     else down.once('end', () => up.end());
@@ -237,11 +250,44 @@ export class TcpProxySession {
   private readonly onDownData = (chunk: Buffer): void => {
     this.bytesReceived += chunk.length;
     this.lastActivity = Date.now();
+    if (!this.upstream!.write(chunk)) {
+      this.downPaused = true;
+      this.conn.socket.pause();
+    }
   };
 
-  private readonly onUpData = (chunk: Buffer): void => {
-    this.bytesSent += chunk.length;
+  private readonly onUpDrain = (): void => {
+    if (!this.downPaused) return;
+    this.downPaused = false;
+    this.conn.socket.resume();
+  };
+
+  /** onread buffer source, asked before every upstream read: the same buffer unless a pending write holds it. */
+  private readonly upReadBuffer = (): Buffer => {
+    if (this.upBuf === null || this.upBufHeld) {
+      this.upBuf = Buffer.allocUnsafe(UPSTREAM_READ_BUFFER_SIZE);
+      this.upBufHeld = false;
+    }
+    return this.upBuf;
+  };
+
+  /** onread callback: `n` bytes arrived in `buf`; false stops reading (backpressure) until onDownDrain resumes. */
+  private readonly onUpRead = (n: number, buf: Buffer): boolean => {
+    this.bytesSent += n;
     this.lastActivity = Date.now();
+    const down = this.conn.socket;
+    const ok = down.write(n === buf.length ? buf : buf.subarray(0, n));
+    // A write node could not finish at once keeps referencing buf: never read into it again.
+    if (down.writableLength > 0) this.upBufHeld = true;
+    if (ok) return true;
+    this.upPaused = true;
+    return false;
+  };
+
+  private readonly onDownDrain = (): void => {
+    if (!this.upPaused) return;
+    this.upPaused = false;
+    this.upstream?.resume();
   };
 
   private readonly onIdleCheck = (): void => {

@@ -268,6 +268,47 @@ test('backpressure: 32 MiB both ways through a slow reader arrives intact', asyn
   } finally { await h.close(); server.close(); }
 });
 
+test('a write still held by the client socket keeps its bytes: the upstream read buffer is not reused under it', async () => {
+  // Upstream reads land in one reused buffer; while a write to the client has not gone out (here: the client
+  // socket is corked, as any socket whose kernel buffer is full), the next read must go to another buffer.
+  let upstreamSide!: net.Socket;
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.write(Buffer.alloc(3000, 'A'));
+    upstreamSide = s;
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const clusters = new StaticClusters([{ name: 'c', hosts: [`127.0.0.1:${(server.address() as net.AddressInfo).port}`] }]);
+  const proxy = new TcpProxy(cfg({ stat_prefix: 'cork', cluster: 'c' }), { clusters });
+  let down!: net.Socket;
+  let done!: Promise<TcpSessionResult>;
+  const front = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+    down = s;
+    s.cork();
+    done = proxy.handle({ socket: s }).done;
+  });
+  front.listen(0, '127.0.0.1');
+  await once(front, 'listening');
+  const c = net.connect({ port: (front.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  try {
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    await waitFor(() => down !== undefined && down.writableLength === 3000, 'first upstream chunk held by the corked client socket');
+    upstreamSide.write(Buffer.alloc(3000, 'B'));
+    await waitFor(() => down.writableLength === 6000, 'second upstream chunk held too');
+    down.uncork();
+    upstreamSide.end();
+    await once(c, 'end');
+    c.end();
+    const got = Buffer.concat(chunks);
+    assert.equal(got.length, 6000);
+    assert.equal(got.toString('latin1'), 'A'.repeat(3000) + 'B'.repeat(3000));
+    const r = await done;
+    assert.equal(r.bytesSent, 6000);
+  } finally { c.destroy(); front.close(); server.close(); }
+});
+
 test('idle timeout closes a quiet connection (and counts it)', async () => {
   const echo = await startEcho('I');
   const h = await startProxy(cfg({ stat_prefix: 'i', cluster: 'i', idle_timeout: '0.2s' }), new StaticClusters([{ name: 'i', hosts: [echo.key] }]));
