@@ -8,10 +8,11 @@ import type { TcpProxyConfig } from '../../config/tcp-proxy.js';
 import { ResponseFlag, type ResponseFlagCode } from '../../common/errors.js';
 import type { ClusterManagerView, Host, LbContext, UpstreamCluster } from '../../upstream/types.js';
 import { xxHash64 } from '../../upstream/xxhash64.js';
+import { adoptReadBuffer } from './socket-read-buffer.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Read buffer of an upstream socket (node's own read size): reused for every read while nothing waits to be written. */
-const UPSTREAM_READ_BUFFER_SIZE = 64 * 1024;
+const READ_BUFFER_SIZE = 64 * 1024;
 
 /** One downstream connection handed to the TCP proxy after filter-chain selection. */
 export interface DownstreamConnection {
@@ -123,6 +124,9 @@ export class TcpProxySession {
   private upBuf: Buffer | null = null;
   /** A write to downstream still holds a slice of upBuf: the next read must go to a fresh buffer. */
   private upBufHeld = false;
+  /** The downstream socket's read buffer when it could be switched to onread (adoptReadBuffer), like upBuf. */
+  private downBuf: Buffer | null = null;
+  private downBufHeld = false;
   /** Upstream reading stopped because downstream's write buffer is full (resumed on its 'drain'). */
   private upPaused = false;
   /** Downstream reading stopped because upstream's write buffer is full (resumed on its 'drain'). */
@@ -233,8 +237,9 @@ export class TcpProxySession {
     }
     // One relay per direction instead of pipe() plus a byte-counting 'data' listener: each chunk is counted and
     // written by one call. Backpressure: a side whose peer's write buffer is full stops reading until 'drain'.
-    // Upstream reads arrive through onread (onUpRead) into a reused buffer, without a Readable push per chunk.
-    down.on('data', this.onDownData);
+    // Reads arrive through onread (onUpRead, onDownRead) into a reused buffer, without a Readable push per chunk;
+    // the downstream socket falls back to 'data' events (onDownData) where it cannot be switched.
+    if (!adoptReadBuffer(down, this.downReadBuffer, this.onDownRead)) down.on('data', this.onDownData);
     up.on('drain', this.onUpDrain);
     down.on('drain', this.onDownDrain);
     down.resume();
@@ -256,6 +261,27 @@ export class TcpProxySession {
     }
   };
 
+  /** onread buffer source for the downstream socket (see upReadBuffer). */
+  private readonly downReadBuffer = (): Buffer => {
+    if (this.downBuf === null || this.downBufHeld) {
+      this.downBuf = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+      this.downBufHeld = false;
+    }
+    return this.downBuf;
+  };
+
+  /** onread callback of the downstream socket: `n` bytes in `buf` go upstream; false stops reading (backpressure). */
+  private readonly onDownRead = (n: number, buf: Buffer): boolean => {
+    this.bytesReceived += n;
+    this.lastActivity = Date.now();
+    const up = this.upstream!;
+    const ok = up.write(n === buf.length ? buf : buf.subarray(0, n));
+    if (up.writableLength > 0) this.downBufHeld = true;
+    if (ok) return true;
+    this.downPaused = true;
+    return false;
+  };
+
   private readonly onUpDrain = (): void => {
     if (!this.downPaused) return;
     this.downPaused = false;
@@ -265,7 +291,7 @@ export class TcpProxySession {
   /** onread buffer source, asked before every upstream read: the same buffer unless a pending write holds it. */
   private readonly upReadBuffer = (): Buffer => {
     if (this.upBuf === null || this.upBufHeld) {
-      this.upBuf = Buffer.allocUnsafe(UPSTREAM_READ_BUFFER_SIZE);
+      this.upBuf = Buffer.allocUnsafe(READ_BUFFER_SIZE);
       this.upBufHeld = false;
     }
     return this.upBuf;
