@@ -11,8 +11,19 @@ import { xxHash64 } from '../../upstream/xxhash64.js';
 import { adoptReadBuffer } from './socket-read-buffer.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/** Read buffer of an upstream socket (node's own read size): reused for every read while nothing waits to be written. */
-const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * Read buffers (one per direction and session, reused while no pending write holds them): 4 KiB while chunks are
+ * small, so an idle connection keeps 8 KiB; 64 KiB (node's own read size) after a read filled the buffer, back to
+ * 4 KiB after a read that fits it.
+ */
+const READ_BUFFER_MIN = 4 * 1024;
+const READ_BUFFER_MAX = 64 * 1024;
+
+/** The size of the next read buffer after a read of `n` bytes into one of `size` bytes. */
+function nextReadBufferSize(n: number, size: number): number {
+  if (n === size) return READ_BUFFER_MAX;
+  return n <= READ_BUFFER_MIN ? READ_BUFFER_MIN : size;
+}
 
 /** One downstream connection handed to the TCP proxy after filter-chain selection. */
 export interface DownstreamConnection {
@@ -124,9 +135,11 @@ export class TcpProxySession {
   private upBuf: Buffer | null = null;
   /** A write to downstream still holds a slice of upBuf: the next read must go to a fresh buffer. */
   private upBufHeld = false;
+  private upBufSize = READ_BUFFER_MIN;
   /** The downstream socket's read buffer when it could be switched to onread (adoptReadBuffer), like upBuf. */
   private downBuf: Buffer | null = null;
   private downBufHeld = false;
+  private downBufSize = READ_BUFFER_MIN;
   /** Upstream reading stopped because downstream's write buffer is full (resumed on its 'drain'). */
   private upPaused = false;
   /** Downstream reading stopped because upstream's write buffer is full (resumed on its 'drain'). */
@@ -263,8 +276,8 @@ export class TcpProxySession {
 
   /** onread buffer source for the downstream socket (see upReadBuffer). */
   private readonly downReadBuffer = (): Buffer => {
-    if (this.downBuf === null || this.downBufHeld) {
-      this.downBuf = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    if (this.downBuf === null || this.downBufHeld || this.downBuf.length !== this.downBufSize) {
+      this.downBuf = Buffer.allocUnsafeSlow(this.downBufSize);
       this.downBufHeld = false;
     }
     return this.downBuf;
@@ -274,6 +287,7 @@ export class TcpProxySession {
   private readonly onDownRead = (n: number, buf: Buffer): boolean => {
     this.bytesReceived += n;
     this.lastActivity = Date.now();
+    this.downBufSize = nextReadBufferSize(n, buf.length);
     const up = this.upstream!;
     const ok = up.write(n === buf.length ? buf : buf.subarray(0, n));
     if (up.writableLength > 0) this.downBufHeld = true;
@@ -290,8 +304,8 @@ export class TcpProxySession {
 
   /** onread buffer source, asked before every upstream read: the same buffer unless a pending write holds it. */
   private readonly upReadBuffer = (): Buffer => {
-    if (this.upBuf === null || this.upBufHeld) {
-      this.upBuf = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    if (this.upBuf === null || this.upBufHeld || this.upBuf.length !== this.upBufSize) {
+      this.upBuf = Buffer.allocUnsafeSlow(this.upBufSize);
       this.upBufHeld = false;
     }
     return this.upBuf;
@@ -301,6 +315,7 @@ export class TcpProxySession {
   private readonly onUpRead = (n: number, buf: Buffer): boolean => {
     this.bytesSent += n;
     this.lastActivity = Date.now();
+    this.upBufSize = nextReadBufferSize(n, buf.length);
     const down = this.conn.socket;
     const ok = down.write(n === buf.length ? buf : buf.subarray(0, n));
     // A write node could not finish at once keeps referencing buf: never read into it again.
