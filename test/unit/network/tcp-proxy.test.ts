@@ -324,3 +324,29 @@ test('idle timeout closes a quiet connection (and counts it)', async () => {
     assert.equal(h.proxy.stats.idleTimeout, 1);
   } finally { await h.close(); await echo.close(); }
 });
+
+test('idle timeout spares a connection with traffic in either direction more often than the timeout', async () => {
+  // Each relay path stamps activity: client → upstream bytes (echo replies come back) keep it open past 4 timeouts.
+  const echo = await startEcho('A');
+  const h = await startProxy(cfg({ stat_prefix: 'a', cluster: 'a', idle_timeout: '0.3s' }), new StaticClusters([{ name: 'a', hosts: [echo.key] }]));
+  try {
+    const c = net.connect(h.proxyPort, '127.0.0.1');
+    c.on('error', () => {});
+    await once(c, 'connect');
+    let closed = false;
+    c.once('close', () => { closed = true; });
+    let replies = 0;
+    c.on('data', () => { replies++; });
+    for (let i = 0; i < 12; i++) {
+      c.write(`ping${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(closed, false, 'an active connection was closed by the idle timeout');
+    assert.ok(replies > 0);
+    assert.equal(h.proxy.stats.idleTimeout, 0);
+    // Once quiet, the same connection is closed by the timeout.
+    await once(c, 'close');
+    await waitFor(() => h.results.length === 1, 'session end');
+    assert.equal(h.results[0].reason, 'idle_timeout');
+  } finally { await h.close(); await echo.close(); }
+});
