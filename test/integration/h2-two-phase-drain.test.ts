@@ -181,7 +181,11 @@ test('--drain-strategy gradual: the share of Connection: close rises over the dr
   // The ramp: P(close) = elapsed / T. At 3/4 of the window the connections left are all told to close.
   const q1 = share(0, T / 4);
   const q3 = share(T / 2, (3 * T) / 4);
-  const q4 = share((3 * T) / 4 + 20, T);
+  // Quarter 4 by when the request was SENT: its response is decided after that, so past 3/4 of the window it must
+  // close; judged by the answer time, a response whose headers went out just before 3/4 could land there on a loaded
+  // machine and flake.
+  const late = res.filter((r) => r.sentAt >= (3 * T) / 4 + 5 && r.at < T && !r.error);
+  const q4 = { n: late.length, close: late.length ? late.filter((r) => r.close).length / late.length : NaN };
   console.log(`# gradual drain ${T} ms: ${res.length} responses; quarter 1: ${q1.n} (close ${q1.close.toFixed(2)}), quarter 3: ${q3.n} (close ${q3.close.toFixed(2)}), quarter 4: ${q4.n} (close ${q4.close.toFixed(2)})`);
   assert.ok(q1.n >= 20 && q3.n >= 5, `enough responses in quarters 1 and 3 (${q1.n}, ${q3.n})`);
   assert.ok(q1.close < 0.5, `early responses mostly keep their connection (close share ${q1.close.toFixed(2)})`);
