@@ -15,6 +15,11 @@ export interface StatDef {
   readonly help: string;
   /** Labels some children carry instead of a template label (Istio folds `_xx` into `upstream_rq{response_code_class}`). */
   readonly extraLabels?: readonly string[];
+  /**
+   * How `--concurrency N` merges this gauge over the workers (process/metrics-aggregate.ts); unset: by its name.
+   * 'max' for state every worker holds alike (e.g. ejections decided once in the primary).
+   */
+  readonly acrossWorkers?: 'sum' | 'max';
 }
 
 interface ParsedStat {
@@ -152,6 +157,7 @@ export class Metrics {
       help: def.help,
       labelNames: p.labels,
       registers: [this.registry],
+      ...(def.acrossWorkers ? { aggregator: def.acrossWorkers } : {}),
       ...(collect ? { collect(this: Gauge<string>) { collect(this); } } : {}),
     });
   }

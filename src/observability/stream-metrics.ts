@@ -297,8 +297,8 @@ export class StreamMetrics {
     const L = this.L;
     const inc = this.include;
     const keep = (stat: string, name: string): boolean => !inc || inc(concrete(stat, { [L.cluster]: name }));
-    const gauge = (stat: string, help: string, value: (c: NonNullable<ReturnType<ClusterGaugeSource['get']>>) => number): void => {
-      this.metrics.gauge({ stat, help }, (g: Gauge<string>) => {
+    const gauge = (stat: string, help: string, value: (c: NonNullable<ReturnType<ClusterGaugeSource['get']>>) => number, acrossWorkers?: 'max'): void => {
+      this.metrics.gauge({ stat, help, ...(acrossWorkers ? { acrossWorkers } : {}) }, (g: Gauge<string>) => {
         g.reset();
         for (const name of src.names()) {
           const c = src.get(name);
@@ -310,6 +310,7 @@ export class StreamMetrics {
     const p = `cluster.{${L.cluster}}`;
     gauge(`${p}.membership_total`, 'Current cluster membership total', (c) => c.hosts().length);
     gauge(`${p}.membership_healthy`, 'Current cluster healthy total', (c) => c.hosts().filter((h) => h.healthFlags.size === 0).length);
-    gauge(`${p}.outlier_detection.ejections_active`, 'Number of currently ejected hosts', (c) => c.outlier?.stats.ejectionsActive ?? 0);
+    // With --concurrency N the primary's single outlier detector ejects a host in every worker at once (shared health).
+    gauge(`${p}.outlier_detection.ejections_active`, 'Number of currently ejected hosts', (c) => c.outlier?.stats.ejectionsActive ?? 0, 'max');
   }
 }
