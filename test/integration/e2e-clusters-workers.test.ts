@@ -4,43 +4,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EchoUpstream } from '../support/upstreams.js';
+import { httpBootstrap, staticCluster } from '../support/bootstrap-builders.js';
 import { MeshletProcess, freePort, httpRequest } from '../support/meshlet-process.js';
 
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-
-function staticCluster(name: string, ports: readonly number[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name, type: 'STATIC', connect_timeout: '1s', lb_policy: 'ROUND_ROBIN',
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: ports.map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }] },
-    ...extra,
-  };
-}
-
 function bootstrap(port: number, ups: readonly number[]): Record<string, unknown> {
-  return {
-    node: { id: 'clusters-workers', cluster: 'e2e' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{
-        name: 'l',
-        address: { socket_address: { address: '127.0.0.1', port_value: port } },
-        filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: {
-          '@type': HCM, stat_prefix: 'l',
-          route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [
-            { match: { prefix: '/od/' }, route: { cluster: 'od' } },
-            { match: { prefix: '/' }, route: { cluster: 'svc' } },
-          ] }] },
-          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
-        } }] }],
-      }],
-      clusters: [
-        staticCluster('svc', ups),
-        // Outlier detection: this cluster's host state is the primary's shared state.
-        staticCluster('od', ups, { outlier_detection: { consecutive_5xx: 5, interval: '10s', base_ejection_time: '60s' } }),
-      ],
-    },
-  };
+  return httpBootstrap({
+    nodeId: 'clusters-workers', port,
+    routes: [{ match: { prefix: '/od/' }, route: { cluster: 'od' } }, { match: { prefix: '/' }, route: { cluster: 'svc' } }],
+    clusters: [
+      staticCluster('svc', ups),
+      // Outlier detection: this cluster's host state is the primary's shared state.
+      staticCluster('od', ups, { outlier_detection: { consecutive_5xx: 5, interval: '10s', base_ejection_time: '60s' } }),
+    ],
+  });
 }
 
 interface WorkersView { workers: { index: number; accepted?: number }[] }

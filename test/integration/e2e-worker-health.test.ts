@@ -7,10 +7,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EchoUpstream } from '../support/upstreams.js';
+import { httpBootstrap, staticCluster } from '../support/bootstrap-builders.js';
 import { MeshletProcess, freePort, httpRequest, pollUntil } from '../support/meshlet-process.js';
-
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
 /** Health check period while healthy (ms) and the unhealthy → healthy threshold (at UNHEALTHY_INTERVAL_S). */
 const INTERVAL_S = 0.2;
@@ -21,47 +19,25 @@ interface WorkersView {
   workers: { index: number; pid: number; state: string; generation: number; restarts: number; accepted?: number }[];
 }
 
-function staticCluster(name: string, ports: readonly number[], extra: Record<string, unknown>): Record<string, unknown> {
-  return {
-    name, type: 'STATIC', connect_timeout: '1s', lb_policy: 'ROUND_ROBIN',
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: ports.map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }] },
-    ...extra,
-  };
-}
-
 function bootstrap(port: number, svc: readonly number[], od: readonly number[]): Record<string, unknown> {
-  return {
-    node: { id: 'worker-health', cluster: 'e2e' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{
-        name: 'l',
-        address: { socket_address: { address: '127.0.0.1', port_value: port } },
-        filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: {
-          '@type': HCM, stat_prefix: 'l',
-          route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [
-            { match: { prefix: '/od/' }, route: { cluster: 'od' } },
-            { match: { prefix: '/' }, route: { cluster: 'svc' } },
-          ] }] },
-          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
-        } }] }],
-      }],
-      clusters: [
-        staticCluster('svc', svc, {
-          health_checks: [{
-            timeout: '1s', interval: `${INTERVAL_S}s`, no_traffic_interval: `${INTERVAL_S}s`, unhealthy_interval: `${UNHEALTHY_INTERVAL_S}s`,
-            unhealthy_threshold: 1, healthy_threshold: HEALTHY_THRESHOLD, http_health_check: { path: '/healthz' },
-          }],
-        }),
-        staticCluster('od', od, {
-          outlier_detection: {
-            consecutive_5xx: 5, enforcing_consecutive_5xx: 100, consecutive_gateway_failure: 0, interval: '10s',
-            base_ejection_time: '60s', max_ejection_percent: 100,
-          },
-        }),
-      ],
-    },
-  };
+  return httpBootstrap({
+    nodeId: 'worker-health', port,
+    routes: [{ match: { prefix: '/od/' }, route: { cluster: 'od' } }, { match: { prefix: '/' }, route: { cluster: 'svc' } }],
+    clusters: [
+      staticCluster('svc', svc, {
+        health_checks: [{
+          timeout: '1s', interval: `${INTERVAL_S}s`, no_traffic_interval: `${INTERVAL_S}s`, unhealthy_interval: `${UNHEALTHY_INTERVAL_S}s`,
+          unhealthy_threshold: 1, healthy_threshold: HEALTHY_THRESHOLD, http_health_check: { path: '/healthz' },
+        }],
+      }),
+      staticCluster('od', od, {
+        outlier_detection: {
+          consecutive_5xx: 5, enforcing_consecutive_5xx: 100, consecutive_gateway_failure: 0, interval: '10s',
+          base_ejection_time: '60s', max_ejection_percent: 100,
+        },
+      }),
+    ],
+  });
 }
 
 /** The `health_flags` of host 127.0.0.1:port in cluster `c` from /clusters text (undefined if absent). */

@@ -47,18 +47,7 @@ export function clusterFrom(yaml: Record<string, unknown>): ClusterConfig {
 }
 
 /** A STATIC cluster over 127.0.0.1 ports. */
-export function staticCluster(name: string, ports: number[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: ports.map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }],
-    },
-    ...extra,
-  };
-}
+export { staticCluster } from './bootstrap-builders.js';
 
 /** An HCM listener on 127.0.0.1:0 with an RDS name served by the test's RouteTableSource. */
 export function httpListener(name: string, rds = 'routes', hcm: Record<string, unknown> = {}, chain: Record<string, unknown> = {}): Record<string, unknown> {
