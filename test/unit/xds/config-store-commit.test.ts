@@ -9,6 +9,7 @@ import { encodeAny } from '../../../src/xds/proto-json.js';
 import { TypeUrl } from '../../../src/xds/resource-type.js';
 import type { ConfigSnapshot } from '../../../src/config/snapshot.js';
 import { testRegistry, clusterRes, endpointsRes } from '../../support/xds-server.js';
+import { turnsDuring } from '../../support/event-loop-turns.js';
 
 const node = { id: 'n', cluster: 'c', locality: {}, metadata: {} };
 const mk = (warmingTimeoutMs = 0): ConfigStore => new ConfigStore({ registry: testRegistry(), ctx: { node }, warmingTimeoutMs });
@@ -19,21 +20,6 @@ const clusters = (n: number, from = 0): { name: string; version: string; resourc
   Array.from({ length: n }, (_, i) => ({ name: `c${from + i}`, version: '1', resource: encodeAny(clusterRes(`c${from + i}`, { eds: true })) }));
 const endpoints = (n: number, port = 1): { name: string; version: string; resource: { type_url: string; value: Uint8Array } }[] =>
   Array.from({ length: n }, (_, i) => ({ name: `c${i}`, version: '1', resource: encodeAny(endpointsRes(`c${i}`, [port, port + 1])) }));
-
-/** Counts event-loop turns (setImmediate callbacks) while `p` runs. */
-async function turnsDuring<T>(p: Promise<T>): Promise<{ value: T; turns: number }> {
-  let turns = 0;
-  let on = true;
-  const tick = (): void => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const value = await p;
-  on = false;
-  return { value, turns };
-}
 
 /** Names and versions/values of a snapshot, comparable across stores. */
 function view(s: ConfigSnapshot): Record<string, unknown> {

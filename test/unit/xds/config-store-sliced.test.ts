@@ -12,6 +12,7 @@ import type { RouteConfig } from '../../../src/config/route.js';
 import { listenerRes, testRegistry } from '../../support/xds-server.js';
 import { routeConfigurationResourceType } from '../../../src/xds/resource-types/route-configuration.js';
 import { bigRouteConfig } from './big-route-config.js';
+import { turnsDuring } from '../../support/event-loop-turns.js';
 
 const node = { id: 'n', cluster: 'c', locality: {}, metadata: {} };
 /** A store with meshlet's real RDS translator and a listener that wants the route table "big" (so it is kept). */
@@ -27,21 +28,6 @@ const RDS = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
 function wire(cfg: Record<string, unknown>): { type_url: string; value: Uint8Array } {
   const c = jsonToCanonical('envoy.config.route.v3.RouteConfiguration', JSON.parse(JSON.stringify(cfg)));
   return encodeAny({ '@type': RDS, ...c });
-}
-
-/** Counts event-loop turns (setImmediate callbacks) while `p` runs: proof the work was spread out. */
-async function turnsDuring<T>(p: Promise<T>): Promise<{ value: T; turns: number }> {
-  let turns = 0;
-  let on = true;
-  const tick = (): void => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const value = await p;
-  on = false;
-  return { value, turns };
 }
 
 test('chunked and synchronous apply of a 2,000-route RouteConfiguration give the same translated route table', async () => {
