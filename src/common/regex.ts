@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type { RE2 } from 're2-wasm';
+import { nextSlice } from './next-slice.js';
 
 type Re2Constructor = new (pattern: string, flags: string) => RE2;
 
@@ -40,7 +41,6 @@ function loadRe2Instance(): Re2Constructor {
 const WARMUP_PATTERNS: readonly string[] = ['^(?:x)$', '^(?:/api/v[0-9]+/(users|items)/[^/]+)$', '^(?:.*\\.(?:jpg|png)|[a-z]{2,8}-\\d*)$'];
 
 let preloading: Promise<void> | null = null;
-const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** True once the first re2-wasm instance is loaded (compileRegex will not load it inside the caller's turn). */
 export function regexEngineLoaded(): boolean {
@@ -61,14 +61,14 @@ export function preloadRegexEngine(): Promise<void> {
       const bytes = await readFile(join(dirname(requireCjs.resolve('re2-wasm')), '..', 'wasm', 're2.wasm'));
       // Kept alive until the synchronous compile inside require('re2-wasm') has found it in V8's module cache.
       const compiled = await (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<unknown> } }).WebAssembly.compile(bytes);
-      await nextTurn();
+      await nextSlice();
       if (currentRe2 === null) {
         currentRe2 = loadRe2Instance();
         programsOnCurrent = 0;
       }
       void compiled;
       for (const p of WARMUP_PATTERNS) {
-        await nextTurn();
+        await nextSlice();
         newRe2(p, 'u').test('/api/v1/users/x');
       }
     } catch {

@@ -5,6 +5,7 @@ import type { Issues } from '../common/validation.js';
 import { compileRegex } from '../common/regex.js';
 import { Metrics, bindCounter, bindGauge, bindHistogram, zeroHistogram, type BoundCounter, type BoundHistogram, type StatDef } from './metrics.js';
 import type { Gauge } from 'prom-client';
+import { nextSlice } from '../common/next-slice.js';
 
 export type LabelStyle = 'envoy' | 'istio';
 
@@ -251,7 +252,7 @@ export class StreamMetrics {
       if (this.clusters.has(n)) continue;
       this.bindCluster(n);
       if ((++i & 15) === 0 && performance.now() - t0 >= sliceMs) {
-        await new Promise<void>((r) => setImmediate(r));
+        await nextSlice();
         if (gen !== this.syncGeneration) return;
         t0 = performance.now();
       }

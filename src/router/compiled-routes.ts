@@ -7,6 +7,7 @@ import type { ResourceEntry } from '../config/snapshot.js';
 import type { RouteConfig } from '../config/route.js';
 import type { RouteTable } from './types.js';
 import { compileRouteTable, compileRouteTableSteps, type CompileSteps, type RouteTableOptions } from './route-table.js';
+import { nextSlice } from '../common/next-slice.js';
 
 /** One snapshot's route tables being compiled: step() until it returns true, then they are live. */
 export interface RoutesUpdate {
@@ -26,12 +27,12 @@ export class CompiledRoutes {
   }
 
   /**
-   * Like update(), in ≤ chunkMs slices with setImmediate between them. Tables are compiled whole (no virtual host is
+   * Like update(), in ≤ chunkMs slices with a loop turn between them (common/next-slice). Tables are compiled whole (no virtual host is
    * left to compile on its first request), aside, and swapped in together at the end.
    */
   async updateAsync(routes: ReadonlyMap<string, ResourceEntry<RouteConfig>>, chunkMs = 8): Promise<void> {
     const u = this.beginUpdate(routes, { lazyThreshold: Infinity });
-    while (!u.step(performance.now() + chunkMs)) await new Promise<void>((r) => setImmediate(r));
+    while (!u.step(performance.now() + chunkMs)) await nextSlice();
   }
 
   /** Starts compiling a snapshot's route tables; lookups keep getting the current ones until step() returns true. */

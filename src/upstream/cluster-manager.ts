@@ -11,6 +11,7 @@ import { ClusterRuntime, type ClusterDeps } from './upstream-cluster.js';
 import type { ZoneAwareInput } from './load-balancer.js';
 import { localityKey } from './priority-set.js';
 import { renderClustersJson, renderClustersText, type ClustersJson } from './clusters-admin.js';
+import { nextSlice } from '../common/next-slice.js';
 
 const CDS_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 
@@ -119,7 +120,7 @@ export class ClusterManager implements ClusterManagerView {
       // The clock is read every 8 clusters: building a ClusterRuntime can take ~0.5 ms on a loaded machine, so 64
       // between checks overran the chunk several times over.
       if ((++n & 7) !== 0 || performance.now() < deadline) return false;
-      await new Promise<void>((r) => setImmediate(r));
+      await nextSlice();
       deadline = performance.now() + chunkMs;
       return this.closed;
     };

@@ -12,6 +12,7 @@ import { ShortName, TypeUrl, type XdsTypeUrl } from './resource-type.js';
 import { SubscriptionState } from './subscription-state.js';
 import { decodeProtoInSlices, peekStringField } from './resource-slices.js';
 import { silentLogger, type ConfigStore, type IncomingResource, type XdsLogger } from './config-store.js';
+import { nextSlice } from '../common/next-slice.js';
 
 export const ADS_SOTW_METHOD = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 export const ADS_DELTA_METHOD = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
@@ -359,7 +360,7 @@ export class AdsClient {
             msg = r.value;
             break;
           }
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await nextSlice();
           if (id !== this.streamId) return;
         }
       }

@@ -14,6 +14,7 @@ import { XdsHistory, type HistoryHandle, type HistorySource } from './xds-histor
 import { unknownClusterErrors } from './resource-types/route-configuration.js';
 import { contentHash, contentHashInSlices, decodeAnyInSlices, deepFreeze, freezeInSlices, runSlices, type Slices } from './resource-slices.js';
 import { isSlicedResourceType } from './sliced-resource-type.js';
+import { nextSlice } from '../common/next-slice.js';
 
 /** Minimal structured logger (pino's Logger fits). */
 export interface XdsLogger {
@@ -375,33 +376,6 @@ export class ConfigStore {
     return this.enqueue(typeUrl, () => this.applyChunked(typeUrl, items, removed, meta, 'merge'));
   }
 
-  /** Updates waiting for their next slice, in arrival order. */
-  private readonly sliceWaiters: (() => void)[] = [];
-  private sliceArmed = false;
-
-  /**
-   * Waits for this update's next slice: one slice per loop turn across all of the store's running updates. Each used
-   * to yield with its own setImmediate, and Node runs every queued immediate in one check phase, so the CDS, EDS and
-   * RDS updates of a mesh push ran their 8 ms slices back to back (plus a scavenge) before timers and I/O had a turn.
-   */
-  private nextSlice(): Promise<void> {
-    return new Promise((resolve) => {
-      this.sliceWaiters.push(resolve);
-      if (!this.sliceArmed) {
-        this.sliceArmed = true;
-        setImmediate(this.runSlice);
-      }
-    });
-  }
-
-  private readonly runSlice = (): void => {
-    const next = this.sliceWaiters.shift();
-    // Armed again from inside the check phase: the next waiter runs in the next loop turn, after timers and I/O.
-    if (this.sliceWaiters.length > 0) setImmediate(this.runSlice);
-    else this.sliceArmed = false;
-    next?.();
-  };
-
   private enqueue(typeUrl: XdsTypeUrl, run: () => Promise<ApplyResult>): Promise<ApplyResult> {
     const prev = this.queues.get(typeUrl) ?? Promise.resolve();
     const next = prev.then(run, run);
@@ -425,14 +399,14 @@ export class ConfigStore {
     if (REGEX_TYPES.has(typeUrl) && items.length > 0 && !regexEngineLoaded()) await preloadRegexEngine();
     const job = this.startJob(typeUrl, items, removed, meta, mode, false);
     if (!('items' in job)) return job;
-    while (!this.step(job, performance.now() + CHUNK_MS)) await this.nextSlice();
+    while (!this.step(job, performance.now() + CHUNK_MS)) await nextSlice();
     const commit = this.finishSteps(job);
     for (;;) {
       const deadline = performance.now() + CHUNK_MS;
       let r = commit.next();
       while (!r.done && performance.now() <= deadline) r = commit.next();
       if (r.done) return r.value;
-      await this.nextSlice();
+      await nextSlice();
     }
   }
 
