@@ -226,12 +226,19 @@ export class StreamMetrics {
 
   /** Binds stat_prefixes and clusters present in a new config; forgets the ones no longer there. */
   sync(hcmPrefixes: Iterable<string>, clusterNames: Iterable<string>): void {
+    for (const n of this.retain(hcmPrefixes, clusterNames)) this.bindCluster(n);
+  }
+
+  /** Binds the HCM prefixes, forgets prefixes and clusters no longer there, supersedes a running syncAsync; returns the
+   * clusters to bind. */
+  private retain(hcmPrefixes: Iterable<string>, clusterNames: Iterable<string>): Set<string> {
+    this.syncGeneration++;
     const hp = new Set(hcmPrefixes);
     for (const p of hp) this.bindHcm(p);
     for (const p of this.hcms.keys()) if (!hp.has(p)) this.hcms.delete(p);
     const cn = new Set(clusterNames);
-    for (const n of cn) this.bindCluster(n);
     for (const n of this.clusters.keys()) if (!cn.has(n)) this.clusters.delete(n);
+    return cn;
   }
 
   /**
@@ -240,12 +247,8 @@ export class StreamMetrics {
    * bound yet binds it itself. A newer call supersedes a running one (it stops at its next slice boundary).
    */
   async syncAsync(hcmPrefixes: Iterable<string>, clusterNames: Iterable<string>, sliceMs = 8): Promise<void> {
-    const gen = ++this.syncGeneration;
-    const hp = new Set(hcmPrefixes);
-    for (const p of hp) this.bindHcm(p);
-    for (const p of this.hcms.keys()) if (!hp.has(p)) this.hcms.delete(p);
-    const cn = new Set(clusterNames);
-    for (const n of this.clusters.keys()) if (!cn.has(n)) this.clusters.delete(n);
+    const cn = this.retain(hcmPrefixes, clusterNames);
+    const gen = this.syncGeneration;
     let t0 = performance.now();
     let i = 0;
     for (const n of cn) {
